@@ -1,0 +1,38 @@
+//! What every function builds once at init: config, token service, store and pusher.
+
+use std::sync::Arc;
+
+use crate::auth::TokenService;
+use crate::aws::{DynamoStore, ManagementApiPusher};
+use crate::config::Config;
+use crate::error::Result;
+use crate::ports::{Pusher, Store};
+
+#[derive(Clone)]
+pub struct App {
+    pub config: Arc<Config>,
+    pub tokens: TokenService,
+    pub store: Arc<dyn Store>,
+    pub pusher: Arc<dyn Pusher>,
+}
+
+impl App {
+    /// Reads the environment and builds the AWS clients (endpoint overrides such as
+    /// `AWS_ENDPOINT_URL` are honoured by aws-config).
+    pub async fn from_env() -> Result<Self> {
+        let config = Config::from_env()?;
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::with_sdk_config(config, &sdk)
+    }
+
+    pub fn with_sdk_config(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self> {
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
+        let pusher = ManagementApiPusher::new(sdk, config.management_endpoint.clone());
+        Ok(Self::with_ports(config, Arc::new(store), Arc::new(pusher)))
+    }
+
+    pub fn with_ports(config: Config, store: Arc<dyn Store>, pusher: Arc<dyn Pusher>) -> Self {
+        let tokens = TokenService::new(&config.jwt_secret, &config.jwt_issuer, config.access_token_ttl_secs);
+        Self { config: Arc::new(config), tokens, store, pusher }
+    }
+}

@@ -1,0 +1,7 @@
+//! Credentials: access tokens (JWT), password hashes (argon2id), refresh tokens (opaque, hashed).
+
+pub mod password;
+pub mod refresh;
+pub mod tokens;
+
+pub use tokens::{AccessClaims, TokenService};

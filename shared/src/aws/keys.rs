@@ -1,0 +1,61 @@
+//! The single table's key layout (docs/data-model.md lists every access pattern).
+//!
+//! | item                | pk                       | sk               | gsi1pk / gsi1sk        |
+//! |---------------------|--------------------------|------------------|------------------------|
+//! | user profile        | `USER#{id}`              | `PROFILE`        |                        |
+//! | username claim      | `USERNAME#{lower}`       | `UNIQUE`         |                        |
+//! | email claim         | `EMAIL#{lower}`          | `UNIQUE`         |                        |
+//! | connection          | `USER#{id}`              | `CONN#{connId}`  |                        |
+//! | refresh family      | `RTF#{familyId}`         | `FAMILY`         |                        |
+//! | refresh token       | `RTF#{familyId}`         | `RT#{sha256}`    |                        |
+//! | conversation        | `CONV#{id}`              | `META`           |                        |
+//! | member              | `CONV#{id}`              | `MEMBER#{user}`  | `USER#{user}` / `CONV#{id}` |
+//! | message             | `CONV#{id}`              | `MSG#{ulid}`     |                        |
+//! | idempotency record  | `IDEM#{sender}#{client}` | `IDEM`           |                        |
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+/// The TTL attribute (epoch seconds). DynamoDB deletes lazily, so reads check it too.
+pub const EXPIRES_AT: &str = "expiresAt";
+
+pub const PROFILE: &str = "PROFILE";
+pub const UNIQUE: &str = "UNIQUE";
+pub const FAMILY: &str = "FAMILY";
+pub const META: &str = "META";
+pub const IDEM: &str = "IDEM";
+pub const CONN_PREFIX: &str = "CONN#";
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+pub const MSG_PREFIX: &str = "MSG#";
+/// Sorts right after every `MSG#…` key ('$' follows '#').
+pub const MSG_END: &str = "MSG$";
+
+pub fn user(id: &str) -> String {
+    format!("USER#{id}")
+}
+pub fn username(lower: &str) -> String {
+    format!("USERNAME#{lower}")
+}
+pub fn email(lower: &str) -> String {
+    format!("EMAIL#{lower}")
+}
+pub fn connection(id: &str) -> String {
+    format!("{CONN_PREFIX}{id}")
+}
+pub fn refresh_family(id: &str) -> String {
+    format!("RTF#{id}")
+}
+pub fn refresh_token(hash: &str) -> String {
+    format!("RT#{hash}")
+}
+pub fn conversation(id: &str) -> String {
+    format!("CONV#{id}")
+}
+pub fn member(user_id: &str) -> String {
+    format!("{MEMBER_PREFIX}{user_id}")
+}
+pub fn message(id: &str) -> String {
+    format!("{MSG_PREFIX}{id}")
+}
+pub fn idempotency(sender: &str, client_msg_id: &str) -> String {
+    format!("IDEM#{sender}#{client_msg_id}")
+}

@@ -1,0 +1,8 @@
+//! AWS adapters behind the ports: DynamoDB store, Management API pusher.
+
+pub mod dynamo;
+pub mod keys;
+pub mod pusher;
+
+pub use dynamo::DynamoStore;
+pub use pusher::ManagementApiPusher;

@@ -1,0 +1,92 @@
+//! Messages and the rules on what a client may send.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ChatError, ErrorCode, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    Text,
+    File,
+    Voice,
+    Auto,
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    /// A ULID: sorts by creation time, so history order and id order agree.
+    pub id: String,
+    pub conversation_id: String,
+    pub sender_id: String,
+    pub kind: MessageKind,
+    pub content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_msg_id: Option<String>,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    pub deleted: bool,
+}
+
+pub const CLIENT_MSG_ID_MAX: usize = 64;
+
+/// Content must be non-blank and at most `max_chars` characters (Unicode scalar values).
+pub fn validate_content(content: &str, max_chars: usize) -> Result<()> {
+    if content.trim().is_empty() {
+        return Err(ChatError::invalid("content must not be empty"));
+    }
+    let chars = content.chars().count();
+    if chars > max_chars {
+        return Err(ChatError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("content is {chars} characters; the limit is {max_chars}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Client message ids key the idempotency record: bounded and printable.
+pub fn validate_client_msg_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > CLIENT_MSG_ID_MAX || id.chars().any(|c| c.is_control()) {
+        return Err(ChatError::invalid(format!("clientMsgId must be 1-{CLIENT_MSG_ID_MAX} printable characters")));
+    }
+    Ok(())
+}
+
+/// Message ids arrive as paging cursors: only well-formed ULIDs reach a key condition.
+pub fn validate_message_id(id: &str) -> Result<()> {
+    id.parse::<ulid::Ulid>()
+        .map(|_| ())
+        .map_err(|_| ChatError::invalid(format!("{id:?} is not a message id")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_limits_count_characters_not_bytes() {
+        assert!(validate_content("hi", 4000).is_ok());
+        assert!(validate_content("   ", 4000).is_err());
+        assert!(validate_content(&"é".repeat(4000), 4000).is_ok());
+        let err = validate_content(&"a".repeat(4001), 4000).unwrap_err();
+        assert_eq!(err.code, ErrorCode::PayloadTooLarge);
+    }
+
+    #[test]
+    fn client_msg_ids() {
+        assert!(validate_client_msg_id("c-1").is_ok());
+        assert!(validate_client_msg_id("").is_err());
+        assert!(validate_client_msg_id(&"x".repeat(65)).is_err());
+        assert!(validate_client_msg_id("a\nb").is_err());
+    }
+
+    #[test]
+    fn message_ids() {
+        assert!(validate_message_id(&ulid::Ulid::generate().to_string()).is_ok());
+        assert!(validate_message_id("MSG#x").is_err());
+    }
+}

@@ -1,0 +1,4 @@
+//! Wire types: WebSocket frames and events, REST bodies (CONTRACT.md §4, §5).
+
+pub mod rest;
+pub mod ws;

@@ -1,0 +1,141 @@
+//! Register, log in, rotate and revoke refresh tokens, read and update the caller's profile.
+
+use crate::App;
+use crate::auth::{password, refresh};
+use crate::domain::user::{self, User};
+use crate::domain::{new_id, time};
+use crate::error::{ChatError, ErrorCode, Result};
+use crate::ports::{Rotation, Taken};
+use crate::protocol::rest::{LoginBody, PatchMeBody, RefreshBody, RegisterBody, TokenPair};
+
+/// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(ChatError::internal)
+}
+
+pub async fn register(app: &App, body: RegisterBody) -> Result<TokenPair> {
+    let username = body.username.trim().to_string();
+    let email = body.email.trim().to_string();
+    user::validate_username(&username)?;
+    user::validate_email(&email)?;
+    user::validate_password(&body.password)?;
+    let display_name = match body.display_name {
+        Some(name) => user::validate_display_name(&name)?,
+        None => username.clone(),
+    };
+    let password = body.password;
+    let hash = blocking(move || password::hash(&password)).await??;
+    let new_user = User {
+        id: new_id(),
+        username,
+        email: Some(email),
+        display_name,
+        created_at: time::rfc3339(time::now()),
+        last_seen: None,
+        online: false,
+    };
+    match app.store.create_user(&new_user, &hash).await? {
+        Ok(()) => {}
+        Err(Taken::Username) => return Err(ChatError::conflict("username is taken")),
+        Err(Taken::Email) => return Err(ChatError::conflict("email is already registered")),
+    }
+    issue_pair(app, &new_user.id, Some(new_user.clone())).await
+}
+
+pub async fn login(app: &App, body: LoginBody) -> Result<TokenPair> {
+    let bad = || ChatError::new(ErrorCode::InvalidCredentials, "wrong login or password");
+    let login = user::normalize(&body.login);
+    if login.is_empty() || login.len() > user::EMAIL_MAX || body.password.len() > user::PASSWORD_MAX {
+        return Err(bad());
+    }
+    let record = match app.store.user_id_by_login(&login).await? {
+        Some(id) => app.store.get_user(&id).await?,
+        None => None,
+    };
+    let password = body.password;
+    let Some(record) = record else {
+        blocking(move || password::verify_against_nothing(&password)).await?;
+        return Err(bad());
+    };
+    let hash = record.password_hash.clone();
+    if !blocking(move || password::verify(&password, &hash)).await? {
+        return Err(bad());
+    }
+    let user_id = record.user.id.clone();
+    issue_pair(app, &user_id, Some(record.user)).await
+}
+
+pub async fn refresh(app: &App, body: RefreshBody) -> Result<TokenPair> {
+    let invalid = || ChatError::new(ErrorCode::InvalidToken, "refresh token is invalid, expired or revoked");
+    let Some(family) = refresh::family_of(&body.refresh_token) else {
+        return Err(invalid());
+    };
+    let old_hash = refresh::hash(&body.refresh_token);
+    let Some(record) = app.store.get_refresh_token(family, &old_hash).await? else {
+        return Err(invalid());
+    };
+    if record.used {
+        // A rotated token came back: whoever holds the family may be an attacker. Revoke it all.
+        tracing::warn!(family, "refresh token reuse: revoking the family");
+        app.store.revoke_refresh_family(family).await?;
+        return Err(invalid());
+    }
+    let next = refresh::issue(family)?;
+    let expires_at = time::now().timestamp() + app.config.refresh_token_ttl_secs;
+    match app.store.rotate_refresh_token(family, &record.user_id, &old_hash, &next.hash, expires_at).await? {
+        Rotation::Rotated => {}
+        Rotation::AlreadyUsed => {
+            tracing::warn!(family, "concurrent refresh token reuse: revoking the family");
+            app.store.revoke_refresh_family(family).await?;
+            return Err(invalid());
+        }
+        Rotation::FamilyClosed => return Err(invalid()),
+    }
+    let access = app.tokens.issue(&record.user_id, time::now().timestamp())?;
+    Ok(TokenPair { access_token: access, refresh_token: next.token, expires_in: app.tokens.ttl_secs(), user: None })
+}
+
+/// Revokes the token's family. Unknown or malformed tokens are accepted silently: logout is
+/// idempotent and tells a caller nothing about tokens it does not hold.
+pub async fn logout(app: &App, body: RefreshBody) -> Result<()> {
+    let Some(family) = refresh::family_of(&body.refresh_token) else {
+        return Ok(());
+    };
+    if app.store.get_refresh_token(family, &refresh::hash(&body.refresh_token)).await?.is_some() {
+        app.store.revoke_refresh_family(family).await?;
+    }
+    Ok(())
+}
+
+pub async fn me(app: &App, user_id: &str) -> Result<User> {
+    match app.store.get_user(user_id).await? {
+        Some(record) => Ok(record.user),
+        None => Err(ChatError::unauthorized("the token's user no longer exists")),
+    }
+}
+
+pub async fn update_me(app: &App, user_id: &str, body: PatchMeBody) -> Result<User> {
+    let Some(name) = body.display_name else {
+        return me(app, user_id).await;
+    };
+    let name = user::validate_display_name(&name)?;
+    match app.store.set_display_name(user_id, &name).await? {
+        Some(user) => Ok(user),
+        None => Err(ChatError::unauthorized("the token's user no longer exists")),
+    }
+}
+
+async fn issue_pair(app: &App, user_id: &str, user: Option<User>) -> Result<TokenPair> {
+    let now = time::now().timestamp();
+    let family = refresh::new_family_id();
+    let token = refresh::issue(&family)?;
+    app.store
+        .create_refresh_family(&family, user_id, &token.hash, now + app.config.refresh_token_ttl_secs)
+        .await?;
+    Ok(TokenPair {
+        access_token: app.tokens.issue(user_id, now)?,
+        refresh_token: token.token,
+        expires_in: app.tokens.ttl_secs(),
+        user,
+    })
+}

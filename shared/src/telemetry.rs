@@ -1,0 +1,21 @@
+//! Logging: one JSON object per line on stdout, which CloudWatch Logs indexes as fields.
+
+/// Installs the JSON subscriber once; the level comes from `RUST_LOG` (default `info`).
+pub fn init_json_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_target(false)
+        .without_time() // CloudWatch stamps every line already
+        .try_init();
+}
+
+/// Human-readable logs for the local gateway.
+pub fn init_pretty_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}

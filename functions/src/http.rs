@@ -1,0 +1,165 @@
+//! The HTTP API (payload 2.0, one `$default` route): a small router over the use cases.
+
+use chat::App;
+use chat::error::{ChatError, ErrorCode};
+use chat::protocol::rest::{
+    CreateConversationBody, ErrorBody, ErrorDetail, LoginBody, PatchMeBody, PostMessageBody, RefreshBody, RegisterBody,
+};
+use chat::service::delivery::deliver;
+use chat::service::{auth, messaging};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Bodies are small JSON documents; anything bigger is refused before parsing.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+type Reply = Result<Response<Body>, ChatError>;
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let method = req.method().as_str().to_string();
+    let path = route_path(&req);
+    let result = route(app, &req, &method, &path).await;
+    let response = result.unwrap_or_else(|err| error_response(&err));
+    tracing::info!(%method, %path, status = response.status().as_u16(), "request");
+    response
+}
+
+/// The path without a stage prefix (HTTP APIs put a named stage in `rawPath`).
+fn route_path(req: &Request) -> String {
+    let raw = req.raw_http_path();
+    let raw = if raw.is_empty() { req.uri().path() } else { raw };
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        if let Some(stage) = ctx.stage.as_deref().filter(|s| *s != "$default") {
+            if let Some(rest) = raw.strip_prefix(&format!("/{stage}")) {
+                if rest.is_empty() || rest.starts_with('/') {
+                    return if rest.is_empty() { "/".into() } else { rest.into() };
+                }
+            }
+        }
+    }
+    raw.to_string()
+}
+
+async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method, segments.as_slice()) {
+        ("GET", ["health"]) => json(200, &serde_json::json!({"status": "ok", "version": VERSION, "checks": {}})),
+        ("POST", ["auth", "register"]) => json(201, &auth::register(app, body::<RegisterBody>(req)?).await?),
+        ("POST", ["auth", "login"]) => json(200, &auth::login(app, body::<LoginBody>(req)?).await?),
+        ("POST", ["auth", "refresh"]) => json(200, &auth::refresh(app, body::<RefreshBody>(req)?).await?),
+        ("POST", ["auth", "logout"]) => {
+            auth::logout(app, body::<RefreshBody>(req)?).await?;
+            empty(204)
+        }
+        ("GET", ["me"]) => json(200, &auth::me(app, &caller(app, req)?).await?),
+        ("PATCH", ["me"]) => {
+            let user = caller(app, req)?;
+            json(200, &auth::update_me(app, &user, body::<PatchMeBody>(req)?).await?)
+        }
+        ("POST", ["conversations"]) => {
+            let user = caller(app, req)?;
+            let body = body::<CreateConversationBody>(req)?;
+            match body.kind.as_str() {
+                "direct" => {
+                    let other = body.user_id.ok_or_else(|| ChatError::invalid("missing field `userId`"))?;
+                    let (conversation, created) = messaging::open_direct(app, &user, &other).await?;
+                    json(if created { 201 } else { 200 }, &conversation)
+                }
+                "group" | "room" => Err(ChatError::invalid("group and room conversations are not available yet")),
+                other => Err(ChatError::invalid(format!("unknown conversation type {other:?}"))),
+            }
+        }
+        ("GET", ["conversations", id]) => {
+            let user = caller(app, req)?;
+            json(200, &messaging::get_conversation(app, &user, id).await?)
+        }
+        ("GET", ["conversations", id, "messages"]) => {
+            let user = caller(app, req)?;
+            let query = req.query_string_parameters();
+            let limit = match query.first("limit") {
+                Some(l) => Some(l.parse::<usize>().map_err(|_| ChatError::invalid("limit must be a whole number"))?),
+                None => None,
+            };
+            let page = messaging::history(app, &user, id, query.first("before"), query.first("after"), limit).await?;
+            json(200, &page)
+        }
+        ("POST", ["conversations", id, "messages"]) => {
+            let user = caller(app, req)?;
+            let body = body::<PostMessageBody>(req)?;
+            let outcome = messaging::send_message(
+                app,
+                messaging::SendInput {
+                    sender_id: user,
+                    conversation_id: Some(id.to_string()),
+                    to: None,
+                    content: body.content,
+                    attachment_id: body.attachment_id,
+                    client_msg_id: body.client_msg_id,
+                    request_id: None,
+                    origin_connection: None,
+                },
+            )
+            .await?;
+            deliver(app, outcome.pushes).await;
+            json(if outcome.duplicate { 200 } else { 201 }, &outcome.message)
+        }
+        _ => Err(if known_path(&segments) {
+            ChatError::new(ErrorCode::InvalidInput, format!("method {method} is not allowed on {path}"))
+        } else {
+            ChatError::not_found("route")
+        }),
+    }
+}
+
+fn known_path(segments: &[&str]) -> bool {
+    matches!(
+        segments,
+        ["health"] | ["auth", _] | ["me"] | ["conversations"] | ["conversations", _] | ["conversations", _, "messages"]
+    )
+}
+
+/// The user id of the `Authorization: Bearer` access token.
+fn caller(app: &App, req: &Request) -> Result<String, ChatError> {
+    let header = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or_default();
+    app.tokens.verify(token.trim())
+}
+
+fn body<T: DeserializeOwned>(req: &Request) -> Result<T, ChatError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ChatError::new(ErrorCode::PayloadTooLarge, format!("body is over {MAX_BODY_BYTES} bytes")));
+    }
+    if bytes.is_empty() {
+        return Err(ChatError::invalid("a JSON body is required"));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ChatError::invalid(format!("invalid JSON body: {e}")))
+}
+
+fn json<T: Serialize>(status: u16, value: &T) -> Reply {
+    let body = serde_json::to_string(value).map_err(ChatError::internal)?;
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::Text(body))
+        .map_err(ChatError::internal)
+}
+
+fn empty(status: u16) -> Reply {
+    Response::builder().status(status).body(Body::Empty).map_err(ChatError::internal)
+}
+
+fn error_response(err: &ChatError) -> Response<Body> {
+    let body = ErrorBody { error: ErrorDetail { code: err.code, message: &err.message, retry_after: err.retry_after } };
+    let mut builder = Response::builder().status(err.code.http_status()).header("content-type", "application/json");
+    if let Some(seconds) = err.retry_after {
+        builder = builder.header("retry-after", seconds.to_string());
+    }
+    builder
+        .body(Body::Text(serde_json::to_string(&body).unwrap_or_default()))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}

@@ -1,0 +1,159 @@
+//! WebSocket API handlers: the `$connect` authorizer, `$connect`, `$disconnect`, `send`, `$default`.
+
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
+    ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
+};
+use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use chat::App;
+use chat::error::ChatError;
+use chat::protocol::ws::{Frame, SendFields, ServerEvent, parse_frame};
+use chat::service::delivery::{Push, deliver};
+use chat::service::{connections, messaging};
+use lambda_runtime::Error;
+use serde_json::json;
+
+/// The authorizer's context key that carries the user id into every later event of a connection,
+/// so no message handler reads the database to learn who is speaking.
+pub const USER_ID_KEY: &str = "userId";
+
+/// Lambda REQUEST authorizer on `$connect` (identity source `route.request.querystring.token`).
+/// A refused token is the error `Unauthorized`, which API Gateway turns into HTTP 401.
+pub async fn authorize(
+    app: &App,
+    event: ApiGatewayCustomAuthorizerRequestTypeRequest,
+) -> Result<ApiGatewayCustomAuthorizerResponse, Error> {
+    let token = event.query_string_parameters.first("token");
+    let user_id = match connections::authorize(app, token) {
+        Ok(user_id) => user_id,
+        Err(_) => return Err("Unauthorized".into()),
+    };
+    let mut statement = IamPolicyStatement::default();
+    statement.action = vec!["execute-api:Invoke".into()];
+    statement.effect = IamPolicyEffect::Allow;
+    statement.resource = vec![event.method_arn.unwrap_or_else(|| "*".into())];
+    let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
+    policy.version = Some("2012-10-17".into());
+    policy.statement = vec![statement];
+    let mut response = ApiGatewayCustomAuthorizerResponse::default();
+    response.principal_id = Some(user_id.clone());
+    response.policy_document = policy;
+    response.context = json!({ USER_ID_KEY: user_id });
+    Ok(response)
+}
+
+/// Who is speaking on which connection, from the event alone.
+struct Caller {
+    user_id: String,
+    connection_id: String,
+}
+
+fn caller(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> Option<Caller> {
+    let ctx = &event.request_context;
+    app.pusher.bind_endpoint(ctx.domain_name.as_deref().unwrap_or_default(), ctx.stage.as_deref().unwrap_or_default());
+    let user_id = ctx.authorizer.fields.get(USER_ID_KEY)?.as_str()?.to_string();
+    let connection_id = ctx.connection_id.clone()?;
+    Some(Caller { user_id, connection_id })
+}
+
+fn status(code: i64) -> ApiGatewayProxyResponse {
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = code;
+    response
+}
+
+pub async fn connect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
+    // Without the authorizer's context the route is misconfigured: refuse rather than guess.
+    let Some(caller) = caller(app, &event) else {
+        return Ok(status(401));
+    };
+    connections::connect(app, &caller.user_id, &caller.connection_id).await?;
+    tracing::info!(user = %caller.user_id, connection = %caller.connection_id, "connected");
+    Ok(status(200))
+}
+
+pub async fn disconnect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
+    if let Some(caller) = caller(app, &event) {
+        connections::disconnect(app, &caller.user_id, &caller.connection_id).await?;
+        tracing::info!(user = %caller.user_id, connection = %caller.connection_id, "disconnected");
+    }
+    Ok(status(200))
+}
+
+/// Route `send`.
+pub async fn send(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
+    handle_frame(app, event, |caller, frame| async move {
+        let fields: SendFields = frame.fields()?;
+        let outcome = messaging::send_message(
+            app,
+            messaging::SendInput {
+                sender_id: caller.user_id,
+                conversation_id: fields.conversation_id,
+                to: fields.to,
+                content: fields.content,
+                attachment_id: fields.attachment_id,
+                client_msg_id: fields.client_msg_id,
+                request_id: frame.request_id.clone(),
+                origin_connection: Some(caller.connection_id),
+            },
+        )
+        .await?;
+        Ok(outcome.pushes)
+    })
+    .await
+}
+
+/// Route `$default`: every action without a route of its own.
+pub async fn default(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
+    handle_frame(app, event, |caller, frame| async move {
+        match frame.action.as_str() {
+            "ping" => Ok(vec![reply(&caller, &ServerEvent::Pong { request_id: frame.request_id.clone() })]),
+            other => Err(ChatError::invalid(format!("unknown action {:?}", truncate(other, 64)))),
+        }
+    })
+    .await
+}
+
+fn reply(caller: &Caller, event: &ServerEvent) -> Push {
+    Push {
+        user_id: caller.user_id.clone(),
+        connection_id: caller.connection_id.clone(),
+        payload: event.to_json().into(),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// The shape every message route shares: parse the frame, run the action, push its results, and
+/// answer any failure with an `error` event on the same connection, which stays open.
+async fn handle_frame<F, Fut>(app: &App, event: ApiGatewayWebsocketProxyRequest, action: F) -> Result<ApiGatewayProxyResponse, Error>
+where
+    F: FnOnce(Caller, Frame) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Push>, ChatError>>,
+{
+    let Some(caller) = caller(app, &event) else {
+        return Ok(status(401));
+    };
+    let origin = Caller { user_id: caller.user_id.clone(), connection_id: caller.connection_id.clone() };
+    let raw = if event.is_base64_encoded { None } else { event.body.as_deref() };
+    let pushes = match raw {
+        None => vec![reply(&origin, &ServerEvent::error(&ChatError::invalid("frames must be JSON text"), None))],
+        Some(raw) => match parse_frame(raw, app.config.max_frame_bytes) {
+            Err((err, request_id)) => vec![reply(&origin, &ServerEvent::error(&err, request_id))],
+            Ok(frame) => {
+                let request_id = frame.request_id.clone();
+                match action(caller, frame).await {
+                    Ok(pushes) => pushes,
+                    Err(err) => vec![reply(&origin, &ServerEvent::error(&err, request_id))],
+                }
+            }
+        },
+    };
+    deliver(app, pushes).await;
+    Ok(status(200))
+}

@@ -1,0 +1,9 @@
+//! Local stand-ins for what AWS runs around the functions: an API Gateway (WebSocket + HTTP +
+//! `@connections`) built from template.yaml, the emulator start-up, and the resource bootstrap.
+//! Nothing here knows about chat; it only knows API Gateway and the template.
+
+pub mod bootstrap;
+pub mod emulator;
+pub mod gateway;
+pub mod local;
+pub mod template;

@@ -32,14 +32,12 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 fn route_path(req: &Request) -> String {
     let raw = req.raw_http_path();
     let raw = if raw.is_empty() { req.uri().path() } else { raw };
-    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
-        if let Some(stage) = ctx.stage.as_deref().filter(|s| *s != "$default") {
-            if let Some(rest) = raw.strip_prefix(&format!("/{stage}")) {
-                if rest.is_empty() || rest.starts_with('/') {
-                    return if rest.is_empty() { "/".into() } else { rest.into() };
-                }
-            }
-        }
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(stage) = ctx.stage.as_deref().filter(|s| *s != "$default")
+        && let Some(rest) = raw.strip_prefix(&format!("/{stage}"))
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        return if rest.is_empty() { "/".into() } else { rest.into() };
     }
     raw.to_string()
 }

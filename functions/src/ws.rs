@@ -131,7 +131,11 @@ fn truncate(s: &str, max: usize) -> &str {
 
 /// The shape every message route shares: parse the frame, run the action, push its results, and
 /// answer any failure with an `error` event on the same connection, which stays open.
-async fn handle_frame<F, Fut>(app: &App, event: ApiGatewayWebsocketProxyRequest, action: F) -> Result<ApiGatewayProxyResponse, Error>
+async fn handle_frame<F, Fut>(
+    app: &App,
+    event: ApiGatewayWebsocketProxyRequest,
+    action: F,
+) -> Result<ApiGatewayProxyResponse, Error>
 where
     F: FnOnce(Caller, Frame) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<Push>, ChatError>>,

@@ -11,9 +11,17 @@ use aws_sdk_dynamodb::types::{
 use crate::template::TableDefinition;
 
 fn key_schema(hash: &str, range: Option<&str>) -> Result<Vec<KeySchemaElement>, String> {
-    let mut keys = vec![KeySchemaElement::builder().attribute_name(hash).key_type(KeyType::Hash).build().map_err(|e| e.to_string())?];
+    let mut keys = vec![
+        KeySchemaElement::builder().attribute_name(hash).key_type(KeyType::Hash).build().map_err(|e| e.to_string())?,
+    ];
     if let Some(range) = range {
-        keys.push(KeySchemaElement::builder().attribute_name(range).key_type(KeyType::Range).build().map_err(|e| e.to_string())?);
+        keys.push(
+            KeySchemaElement::builder()
+                .attribute_name(range)
+                .key_type(KeyType::Range)
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
     }
     Ok(keys)
 }
@@ -55,15 +63,16 @@ pub async fn create_table(client: &Client, table_name: &str, definition: &TableD
     }
     for _ in 0..100 {
         let described = client.describe_table().table_name(table_name).send().await;
-        if let Ok(out) = described {
-            if out.table.and_then(|t| t.table_status) == Some(TableStatus::Active) {
-                break;
-            }
+        if let Ok(out) = described
+            && out.table.and_then(|t| t.table_status) == Some(TableStatus::Active)
+        {
+            break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     if let Some(attr) = &definition.ttl_attribute {
-        let spec = TimeToLiveSpecification::builder().attribute_name(attr).enabled(true).build().map_err(|e| e.to_string())?;
+        let spec =
+            TimeToLiveSpecification::builder().attribute_name(attr).enabled(true).build().map_err(|e| e.to_string())?;
         client
             .update_time_to_live()
             .table_name(table_name)

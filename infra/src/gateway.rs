@@ -211,7 +211,14 @@ impl GatewayState {
     }
 
     /// `requestContext` of a WebSocket event, as API Gateway fills it.
-    fn ws_context(&self, route_key: &str, event_type: &str, connection_id: &str, domain: &str, conn: &ConnInfo) -> Map<String, Value> {
+    fn ws_context(
+        &self,
+        route_key: &str,
+        event_type: &str,
+        connection_id: &str,
+        domain: &str,
+        conn: &ConnInfo,
+    ) -> Map<String, Value> {
         let now = now_ms();
         let mut ctx = json!({
             "routeKey": route_key,
@@ -328,7 +335,10 @@ async fn websocket_handshake(
     event.insert("multiValueHeaders".into(), Value::Object(multi_headers));
     event.insert("queryStringParameters".into(), Value::Object(query));
     event.insert("multiValueQueryStringParameters".into(), Value::Object(multi_query));
-    event.insert("requestContext".into(), Value::Object(state.ws_context("$connect", "CONNECT", &connection_id, &domain, &info)));
+    event.insert(
+        "requestContext".into(),
+        Value::Object(state.ws_context("$connect", "CONNECT", &connection_id, &domain, &info)),
+    );
     event.insert("isBase64Encoded".into(), Value::Bool(false));
     match state.invoke(connect_fn, Value::Object(event)).await {
         Ok(answer) => {
@@ -388,7 +398,9 @@ async fn run_connection(
     mut outbound: mpsc::UnboundedReceiver<Outbound>,
 ) {
     let (mut sink, mut stream) = socket.split();
-    let writer = tokio::spawn(async move {
+    // The writer ends when the gateway closes the connection (DELETE @connections, a message over
+    // the size limit) or the peer stops reading; either ends the connection.
+    let mut writer = tokio::spawn(async move {
         while let Some(out) = outbound.recv().await {
             match out {
                 Outbound::Text(text) => {
@@ -405,7 +417,17 @@ async fn run_connection(
     });
     let domain = connection.headers.get("host").and_then(Value::as_str).unwrap_or("127.0.0.1").to_string();
     let (mut close_code, mut close_reason) = (1005i64, String::new());
-    while let Some(frame) = stream.next().await {
+    let mut writer_done = false;
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            _ = &mut writer => {
+                writer_done = true;
+                close_code = 1000;
+                break;
+            }
+        };
+        let Some(frame) = frame else { break };
         connection.last_active_ms.store(now_ms(), Ordering::Relaxed);
         let (body, is_base64) = match frame {
             Ok(WsMessage::Text(text)) => (text.to_string(), false),
@@ -419,13 +441,13 @@ async fn run_connection(
             }
             Ok(_) => continue, // ping/pong: answered by the WebSocket layer, as API Gateway does
             Err(e) => {
-                // Over API Gateway's message size limit: it closes with 1009.
-                let too_big = e.to_string().to_lowercase().contains("too long") || e.to_string().contains("size");
-                if too_big {
+                // Over API Gateway's 128 KB message limit: it closes with 1009.
+                let text = e.to_string().to_lowercase();
+                close_code = if text.contains("too long") || text.contains("size") { 1009 } else { 1006 };
+                if close_code == 1009 {
                     let _ = connection.outbound.send(Outbound::Close(1009, "Message too big".into()));
-                    close_code = 1009;
-                } else {
-                    close_code = 1006;
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), &mut writer).await;
+                    writer_done = true;
                 }
                 break;
             }
@@ -439,7 +461,8 @@ async fn run_connection(
         tokio::spawn(async move {
             let route_key = state.select_route(&body, is_base64);
             let Some(&function) = state.template.ws_routes.get(&route_key) else {
-                let _ = outbound.send(Outbound::Text(json!({"message": "Forbidden", "connectionId": connection_id}).to_string()));
+                let _ = outbound
+                    .send(Outbound::Text(json!({"message": "Forbidden", "connectionId": connection_id}).to_string()));
                 return;
             };
             let mut ctx = state.ws_context(&route_key, "MESSAGE", &connection_id, &domain, &info);
@@ -448,12 +471,15 @@ async fn run_connection(
             if let Err(message) = state.invoke(function, event).await {
                 tracing::error!(route = %route_key, %message, "integration failed");
                 let request_id = new_request_id();
-                let answer = json!({"message": "Internal server error", "connectionId": connection_id, "requestId": request_id});
+                let answer =
+                    json!({"message": "Internal server error", "connectionId": connection_id, "requestId": request_id});
                 let _ = outbound.send(Outbound::Text(answer.to_string()));
             }
         });
     }
-    writer.abort();
+    if !writer_done {
+        writer.abort();
+    }
     state.connections.lock().expect("connections lock").remove(&connection_id);
     if connection.silent.load(Ordering::SeqCst) == 1 {
         return;
@@ -473,20 +499,24 @@ async fn run_connection(
 impl GatewayState {
     /// `$request.body.<field>`: the route whose key equals that field, else `$default`.
     fn select_route(&self, body: &str, is_base64: bool) -> String {
-        if !is_base64 {
-            if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(body) {
-                if let Some(Value::String(key)) = map.get(&self.route_field) {
-                    if !key.starts_with('$') && self.template.ws_routes.contains_key(key) {
-                        return key.clone();
-                    }
-                }
-            }
+        if !is_base64
+            && let Ok(Value::Object(map)) = serde_json::from_str::<Value>(body)
+            && let Some(Value::String(key)) = map.get(&self.route_field)
+            && !key.starts_with('$')
+            && self.template.ws_routes.contains_key(key)
+        {
+            return key.clone();
         }
         "$default".into()
     }
 }
 
-async fn management(State(state): State<Arc<GatewayState>>, Path(id): Path<String>, method: Method, body: Bytes) -> Response {
+async fn management(
+    State(state): State<Arc<GatewayState>>,
+    Path(id): Path<String>,
+    method: Method,
+    body: Bytes,
+) -> Response {
     manage_connection(&state, &id, method, body)
 }
 
@@ -547,7 +577,11 @@ fn manage_connection(state: &GatewayState, id: &str, method: Method, body: Bytes
 }
 
 /// The HTTP API: CORS as template.yaml configures it, then payload format 2.0 to the function.
-async fn http_api(State(state): State<Arc<GatewayState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request) -> Response {
+async fn http_api(
+    State(state): State<Arc<GatewayState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     if request.method() == Method::OPTIONS && request.headers().contains_key("access-control-request-method") {
         return with_cors(StatusCode::NO_CONTENT.into_response());
     }
@@ -615,7 +649,8 @@ async fn http_api(State(state): State<Arc<GatewayState>>, ConnectInfo(peer): Con
 
 /// Turns a payload-2.0 answer into the HTTP response API Gateway would send.
 fn http_answer(answer: &Value) -> Response {
-    let status = answer["statusCode"].as_u64().and_then(|s| StatusCode::from_u16(s as u16).ok()).unwrap_or(StatusCode::OK);
+    let status =
+        answer["statusCode"].as_u64().and_then(|s| StatusCode::from_u16(s as u16).ok()).unwrap_or(StatusCode::OK);
     let body = match answer["body"].as_str() {
         Some(text) if answer["isBase64Encoded"].as_bool() == Some(true) => BASE64.decode(text).unwrap_or_default(),
         Some(text) => text.as_bytes().to_vec(),

@@ -18,7 +18,8 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into())));
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"));
+        loader = loader
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"));
     }
     loader.load().await
 }

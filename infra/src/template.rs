@@ -75,11 +75,10 @@ impl Template {
                 .and_then(|b| b.get("Binary"))
                 .and_then(Value::as_str)
                 .ok_or_else(|| format!("{id} has no Metadata.BuildProperties.Binary"))?;
-            let has_http_event = resource
-                .get("Properties")
-                .and_then(|p| p.get("Events"))
-                .and_then(Value::as_mapping)
-                .is_some_and(|events| events.values().any(|e| e.get("Type").and_then(Value::as_str) == Some("HttpApi")));
+            let has_http_event =
+                resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping).is_some_and(
+                    |events| events.values().any(|e| e.get("Type").and_then(Value::as_str) == Some("HttpApi")),
+                );
             if has_http_event {
                 http_function = Some(known_function(binary)?);
             }
@@ -123,10 +122,16 @@ impl Template {
         let mut connect_authorizer = None;
         for (id, resource) in by_type("AWS::ApiGatewayV2::Route") {
             let props = resource.get("Properties").ok_or_else(|| format!("{id} has no Properties"))?;
-            let key = props.get("RouteKey").and_then(Value::as_str).ok_or_else(|| format!("{id}: RouteKey must be a string"))?;
-            let target = props.get("Target").and_then(sub_string).ok_or_else(|| format!("{id}: Target is not a !Sub string"))?;
-            let integration = references(&target).into_iter().next().ok_or_else(|| format!("{id}: Target names no integration"))?;
-            let function = *integrations.get(&integration).ok_or_else(|| format!("{id}: unknown integration {integration}"))?;
+            let key = props
+                .get("RouteKey")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("{id}: RouteKey must be a string"))?;
+            let target =
+                props.get("Target").and_then(sub_string).ok_or_else(|| format!("{id}: Target is not a !Sub string"))?;
+            let integration =
+                references(&target).into_iter().next().ok_or_else(|| format!("{id}: Target names no integration"))?;
+            let function =
+                *integrations.get(&integration).ok_or_else(|| format!("{id}: unknown integration {integration}"))?;
             if let Some(auth) = props.get("AuthorizerId").and_then(reference) {
                 let auth = authorizers.get(&auth).ok_or_else(|| format!("{id}: unknown authorizer {auth}"))?;
                 if key == "$connect" {
@@ -162,7 +167,9 @@ impl TableDefinition {
         let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
         let keys = |schema: Option<&Value>| -> Result<(String, Option<String>), Error> {
             let schema = schema.and_then(Value::as_sequence).ok_or("KeySchema missing")?;
-            let find = |ty: &str| schema.iter().find(|k| s(k, "KeyType").as_deref() == Some(ty)).and_then(|k| s(k, "AttributeName"));
+            let find = |ty: &str| {
+                schema.iter().find(|k| s(k, "KeyType").as_deref() == Some(ty)).and_then(|k| s(k, "AttributeName"))
+            };
             Ok((find("HASH").ok_or("KeySchema has no HASH key")?, find("RANGE")))
         };
         let attributes = props
@@ -242,7 +249,9 @@ mod tests {
     #[test]
     fn sub_references() {
         assert_eq!(
-            references("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/functions/${SendFunction.Arn}/invocations"),
+            references(
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/functions/${SendFunction.Arn}/invocations"
+            ),
             vec!["SendFunction.Arn"]
         );
         assert_eq!(references("integrations/${SendIntegration}"), vec!["SendIntegration"]);

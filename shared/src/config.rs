@@ -33,9 +33,8 @@ impl Config {
     /// Reads the same variables through `lookup`, so tests and the local gateway can build a
     /// config without touching the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let required = |k: &str| {
-            lookup(k).filter(|v| !v.is_empty()).ok_or_else(|| ChatError::invalid(format!("{k} is not set")))
-        };
+        let required =
+            |k: &str| lookup(k).filter(|v| !v.is_empty()).ok_or_else(|| ChatError::invalid(format!("{k} is not set")));
         let number = |k: &str, default: i64| -> Result<i64> {
             match lookup(k) {
                 Some(v) if !v.is_empty() => {

@@ -69,7 +69,13 @@ pub trait Store: Send + Sync {
     async fn get_user(&self, user_id: &str) -> Result<Option<UserRecord>>;
     async fn set_display_name(&self, user_id: &str, display_name: &str) -> Result<Option<User>>;
 
-    async fn create_refresh_family(&self, family_id: &str, user_id: &str, token_hash: &str, expires_at: i64) -> Result<()>;
+    async fn create_refresh_family(
+        &self,
+        family_id: &str,
+        user_id: &str,
+        token_hash: &str,
+        expires_at: i64,
+    ) -> Result<()>;
     async fn get_refresh_token(&self, family_id: &str, token_hash: &str) -> Result<Option<RefreshTokenRecord>>;
     /// Marks the old token used and stores the new one, only while the family is open.
     async fn rotate_refresh_token(
@@ -88,7 +94,8 @@ pub trait Store: Send + Sync {
     async fn connections_of(&self, user_id: &str) -> Result<Vec<String>>;
 
     /// Creates the direct conversation with both members, if the other user exists.
-    async fn create_direct_conversation(&self, conversation: &Conversation, members: [&str; 2]) -> Result<CreateDirect>;
+    async fn create_direct_conversation(&self, conversation: &Conversation, members: [&str; 2])
+    -> Result<CreateDirect>;
     /// The conversation with its members in one read.
     async fn get_conversation(&self, conversation_id: &str) -> Result<Option<(Conversation, Vec<Member>)>>;
     async fn is_member(&self, conversation_id: &str, user_id: &str) -> Result<bool>;
@@ -96,7 +103,12 @@ pub trait Store: Send + Sync {
     /// Stores a message if the sender is a member, at most once per `(sender, clientMsgId)`.
     async fn put_message(&self, message: &Message, idempotency_expires_at: i64) -> Result<StoredMessage>;
     /// Up to `limit` messages and whether more exist beyond them.
-    async fn list_messages(&self, conversation_id: &str, page: &HistoryPage, limit: usize) -> Result<(Vec<Message>, bool)>;
+    async fn list_messages(
+        &self,
+        conversation_id: &str,
+        page: &HistoryPage,
+        limit: usize,
+    ) -> Result<(Vec<Message>, bool)>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,5 +8,8 @@ async fn main() -> Result<(), Error> {
     chat::telemetry::init_json_logs();
     // Built once per execution environment and kept for its whole life.
     let app: &'static chat::App = Box::leak(Box::new(chat::App::from_env().await?));
-    lambda_runtime::run(service_fn(|event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| chat_functions::ws::default(app, event.payload))).await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+        chat_functions::ws::default(app, event.payload)
+    }))
+    .await
 }

@@ -54,8 +54,12 @@ async fn run() -> Result<(), String> {
     })
     .map_err(|e| e.message)?;
 
-    let ws = tokio::net::TcpListener::bind(("127.0.0.1", ws_port)).await.map_err(|e| format!("WebSocket port {ws_port}: {e}"))?;
-    let http = tokio::net::TcpListener::bind(("127.0.0.1", http_port)).await.map_err(|e| format!("HTTP port {http_port}: {e}"))?;
+    let ws = tokio::net::TcpListener::bind(("127.0.0.1", ws_port))
+        .await
+        .map_err(|e| format!("WebSocket port {ws_port}: {e}"))?;
+    let http = tokio::net::TcpListener::bind(("127.0.0.1", http_port))
+        .await
+        .map_err(|e| format!("HTTP port {http_port}: {e}"))?;
     let table = config.table.clone();
     let backend = local::start(&template, &endpoint, config, ws, http).await?;
     println!("HTTP API       {}", backend.gateway.http_url());

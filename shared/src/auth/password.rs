@@ -7,10 +7,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use crate::error::{ChatError, Result};
 
 pub fn hash(password: &str) -> Result<String> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(ChatError::internal)
+    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(ChatError::internal)
 }
 
 pub fn verify(password: &str, phc: &str) -> bool {

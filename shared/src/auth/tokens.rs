@@ -99,7 +99,8 @@ mod tests {
         assert!(svc.verify(&other.issue("u", now()).unwrap()).is_err(), "forged");
         let other_iss = TokenService::new(SECRET, "elsewhere", 900);
         assert!(svc.verify(&other_iss.issue("u", now()).unwrap()).is_err(), "issuer");
-        let refresh = AccessClaims { sub: "u".into(), iat: now(), exp: now() + 60, iss: "chat".into(), typ: "refresh".into() };
+        let refresh =
+            AccessClaims { sub: "u".into(), iat: now(), exp: now() + 60, iss: "chat".into(), typ: "refresh".into() };
         let t = encode(&Header::new(Algorithm::HS256), &refresh, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap();
         assert!(svc.verify(&t).is_err(), "refresh type");
     }

@@ -91,11 +91,9 @@ fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T> {
 /// Which items of a cancelled transaction failed their condition, by position.
 fn failed_conditions(e: SdkError<TransactWriteItemsError>) -> Result<Vec<bool>> {
     match e.into_service_error() {
-        TransactWriteItemsError::TransactionCanceledException(tce) => Ok(tce
-            .cancellation_reasons()
-            .iter()
-            .map(|r| r.code() == Some("ConditionalCheckFailed"))
-            .collect()),
+        TransactWriteItemsError::TransactionCanceledException(tce) => {
+            Ok(tce.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect())
+        }
         other => Err(ChatError::internal(DisplayErrorContext(other))),
     }
 }
@@ -310,7 +308,13 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn create_refresh_family(&self, family_id: &str, user_id: &str, token_hash: &str, expires_at: i64) -> Result<()> {
+    async fn create_refresh_family(
+        &self,
+        family_id: &str,
+        user_id: &str,
+        token_hash: &str,
+        expires_at: i64,
+    ) -> Result<()> {
         let family: Item = HashMap::from([
             (keys::PK.into(), s(keys::refresh_family(family_id))),
             (keys::SK.into(), s(keys::FAMILY)),
@@ -477,7 +481,11 @@ impl Store for DynamoStore {
         Ok(ids)
     }
 
-    async fn create_direct_conversation(&self, conversation: &Conversation, members: [&str; 2]) -> Result<CreateDirect> {
+    async fn create_direct_conversation(
+        &self,
+        conversation: &Conversation,
+        members: [&str; 2],
+    ) -> Result<CreateDirect> {
         let pk = keys::conversation(&conversation.id);
         let meta = ConversationItem {
             pk: pk.clone(),
@@ -549,7 +557,9 @@ impl Store for DynamoStore {
         while let Some(page) = pages.next().await {
             for item in page.map_err(sdk_error)?.items.unwrap_or_default() {
                 match item.get(keys::SK) {
-                    Some(AttributeValue::S(sk)) if sk == keys::META => meta = Some(from_item::<ConversationItem>(item)?),
+                    Some(AttributeValue::S(sk)) if sk == keys::META => {
+                        meta = Some(from_item::<ConversationItem>(item)?)
+                    }
                     _ => {
                         let m: MemberItem = from_item(item)?;
                         members.push(Member {
@@ -635,7 +645,12 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn list_messages(&self, conversation_id: &str, page: &HistoryPage, limit: usize) -> Result<(Vec<Message>, bool)> {
+    async fn list_messages(
+        &self,
+        conversation_id: &str,
+        page: &HistoryPage,
+        limit: usize,
+    ) -> Result<(Vec<Message>, bool)> {
         // BETWEEN is inclusive: read one extra for the cursor item itself and one to learn
         // whether more follow.
         let (lo, hi, forward, cursor) = match page {

@@ -58,9 +58,7 @@ pub fn validate_client_msg_id(id: &str) -> Result<()> {
 
 /// Message ids arrive as paging cursors: only well-formed ULIDs reach a key condition.
 pub fn validate_message_id(id: &str) -> Result<()> {
-    id.parse::<ulid::Ulid>()
-        .map(|_| ())
-        .map_err(|_| ChatError::invalid(format!("{id:?} is not a message id")))
+    id.parse::<ulid::Ulid>().map(|_| ()).map_err(|_| ChatError::invalid(format!("{id:?} is not a message id")))
 }
 
 #[cfg(test)]

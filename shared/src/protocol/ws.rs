@@ -95,12 +95,7 @@ pub enum ServerEvent {
 
 impl ServerEvent {
     pub fn error(err: &ChatError, request_id: Option<String>) -> Self {
-        ServerEvent::Error {
-            code: err.code,
-            message: err.message.clone(),
-            request_id,
-            retry_after: err.retry_after,
-        }
+        ServerEvent::Error { code: err.code, message: err.message.clone(), request_id, retry_after: err.retry_after }
     }
 
     pub fn to_json(&self) -> String {

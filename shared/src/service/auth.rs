@@ -129,9 +129,7 @@ async fn issue_pair(app: &App, user_id: &str, user: Option<User>) -> Result<Toke
     let now = time::now().timestamp();
     let family = refresh::new_family_id();
     let token = refresh::issue(&family)?;
-    app.store
-        .create_refresh_family(&family, user_id, &token.hash, now + app.config.refresh_token_ttl_secs)
-        .await?;
+    app.store.create_refresh_family(&family, user_id, &token.hash, now + app.config.refresh_token_ttl_secs).await?;
     Ok(TokenPair {
         access_token: app.tokens.issue(user_id, now)?,
         refresh_token: token.token,

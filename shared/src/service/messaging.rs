@@ -133,11 +133,14 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
         edited_at: None,
         deleted: false,
     };
-    let message = Message { created_at: time::rfc3339_of_ulid(message.id.parse().map_err(ChatError::internal)?), ..message };
+    let message =
+        Message { created_at: time::rfc3339_of_ulid(message.id.parse().map_err(ChatError::internal)?), ..message };
     let idempotency_expires_at = time::now().timestamp() + app.config.idempotency_ttl_secs;
 
-    let (stored, targets) =
-        tokio::join!(app.store.put_message(&message, idempotency_expires_at), connections_of_members(app, &conversation_id, direct));
+    let (stored, targets) = tokio::join!(
+        app.store.put_message(&message, idempotency_expires_at),
+        connections_of_members(app, &conversation_id, direct)
+    );
     let stored = match stored? {
         StoredMessage::NotMember if recipient.is_some() => {
             // First message to this user: open the direct conversation, then store once more.
@@ -160,7 +163,11 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
             client_msg_id: input.client_msg_id.clone(),
             message: message.clone(),
         };
-        pushes.push(Push { user_id: input.sender_id.clone(), connection_id: origin.clone(), payload: sent.to_json().into() });
+        pushes.push(Push {
+            user_id: input.sender_id.clone(),
+            connection_id: origin.clone(),
+            payload: sent.to_json().into(),
+        });
     }
     // A resend pushes `message.new` again (clients dedupe by id): the first attempt may have
     // stored the message and then died before its pushes. Never for a first message that lives

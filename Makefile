@@ -1,0 +1,43 @@
+# The two commands of the README: `make dev` and `make test`. Everything they need is installed
+# on first use (a Python venv with the emulator and the AWS tools); later runs are incremental.
+
+CARGO ?= cargo
+VENV_SH := infra/scripts/venv.sh
+
+.PHONY: dev test fmt fmt-check clippy test-rust lint-template package bench venv tools clean-venv
+
+## dev: start moto (unless AWS_ENDPOINT_URL is set), create the table, serve the HTTP API on
+## :3000 and the WebSocket API on :3001 (CHAT_HTTP_PORT / CHAT_WS_PORT override). Ctrl-C stops all.
+dev: venv
+	$(CARGO) run --bin local-gateway
+
+## test: formatting, lints, unit + integration + end-to-end tests, template lint.
+test: venv fmt-check clippy test-rust lint-template
+
+venv:
+	@bash $(VENV_SH) emulator
+
+tools:
+	@bash $(VENV_SH) tools
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-rust: venv
+	$(CARGO) test --workspace --no-fail-fast
+
+lint-template: tools
+	@bash infra/scripts/lint-template.sh
+
+## package: `sam build` with cargo-lambda: an arm64 bootstrap for every function in .aws-sam/build.
+package: tools
+	@bash infra/scripts/package.sh
+
+clean-venv:
+	rm -rf .venv

@@ -1,0 +1,287 @@
+//! End-to-end harness: one moto server per test binary (started from the project venv), and per
+//! test its own table and its own gateway on random ports, driven by real HTTP and WebSocket clients.
+
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use chat::Config;
+use chat_local::emulator::{Moto, default_venv, free_port};
+use chat_local::local::{self, LocalBackend};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+pub const JWT_SECRET: &str = "end-to-end-test-secret-0123456789abcdef";
+pub const ISSUER: &str = "chat-backend";
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// The AWS endpoint for this test binary: `CHAT_TEST_AWS_ENDPOINT` if set, else a moto server
+/// started once. It runs on a thread that never ends, so it lives exactly as long as the process.
+pub fn aws_endpoint() -> String {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT
+        .get_or_init(|| {
+            if let Ok(endpoint) = std::env::var("CHAT_TEST_AWS_ENDPOINT") {
+                return endpoint;
+            }
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || match Moto::start(&default_venv(), free_port()) {
+                Ok(moto) => {
+                    tx.send(Ok(moto.endpoint.clone())).ok();
+                    loop {
+                        std::thread::park();
+                    }
+                }
+                Err(e) => {
+                    tx.send(Err(e)).ok();
+                }
+            });
+            rx.recv().expect("moto thread").unwrap_or_else(|e| panic!("cannot start moto: {e}"))
+        })
+        .clone()
+}
+
+pub struct TestEnv {
+    pub backend: LocalBackend,
+    pub http: reqwest::Client,
+    pub base: String,
+    pub ws: String,
+    pub table: String,
+    pub dynamo: aws_sdk_dynamodb::Client,
+}
+
+pub struct TestUser {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestEnv {
+    pub async fn start() -> TestEnv {
+        Self::start_with(|_| None).await
+    }
+
+    /// `overrides` may set any `CHAT_*` variable of the config.
+    pub async fn start_with(overrides: impl Fn(&str) -> Option<String>) -> TestEnv {
+        let endpoint = aws_endpoint();
+        let table = format!("chat-e2e-{}", chat::domain::new_id().to_lowercase());
+        let config = Config::from_lookup(|key| {
+            overrides(key).or_else(|| match key {
+                "CHAT_TABLE" => Some(table.clone()),
+                "CHAT_JWT_SECRET" => Some(JWT_SECRET.into()),
+                _ => None,
+            })
+        })
+        .expect("config");
+        let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        let backend = local::start(&template, &endpoint, config, ws, http).await.expect("local backend");
+        let dynamo = aws_sdk_dynamodb::Client::new(&backend.sdk);
+        TestEnv {
+            base: backend.gateway.http_url(),
+            ws: backend.gateway.ws_url(),
+            backend,
+            http: reqwest::Client::new(),
+            table,
+            dynamo,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A JSON request; returns the status and the body (Null when empty).
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, value)
+    }
+
+    pub async fn register(&self, name: &str) -> TestUser {
+        let suffix = &chat::domain::new_id()[20..].to_lowercase();
+        let username = format!("{name}_{suffix}");
+        let email = format!("{username}@example.com");
+        let password = format!("pw-{username}-secret");
+        let (status, body) = self
+            .call(
+                "POST",
+                "/auth/register",
+                None,
+                Some(json!({"username": username, "email": email, "password": password, "displayName": name})),
+            )
+            .await;
+        assert_eq!(status, 201, "register {username}: {body}");
+        TestUser {
+            id: body["user"]["id"].as_str().unwrap().to_string(),
+            username,
+            email,
+            password,
+            access: body["accessToken"].as_str().unwrap().to_string(),
+            refresh: body["refreshToken"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub fn ws_url_with_token(&self, token: &str) -> String {
+        format!("{}/?token={}", self.ws, urlencoding_encode(token))
+    }
+
+    /// Opens a WebSocket with `token`, or returns the HTTP status of the refused handshake.
+    pub async fn try_connect(&self, url: &str) -> Result<Ws, u16> {
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((stream, _)) => Ok(Ws { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(e) => panic!("WebSocket connect failed unexpectedly: {e}"),
+        }
+    }
+
+    pub async fn connect(&self, token: &str) -> Ws {
+        self.try_connect(&self.ws_url_with_token(token)).await.expect("handshake accepted")
+    }
+
+    /// Like `connect`, and also returns the connection id the gateway gave it.
+    pub async fn connect_with_id(&self, token: &str) -> (Ws, String) {
+        let before = self.backend.gateway.open_connections();
+        let ws = self.connect(token).await;
+        let after = self.backend.gateway.open_connections();
+        let id = after.into_iter().find(|c| !before.contains(c)).expect("a new connection id");
+        (ws, id)
+    }
+
+    /// Connection records stored for a user (read straight from the table).
+    pub async fn stored_connections(&self, user_id: &str) -> Vec<String> {
+        let out = self
+            .dynamo
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :c)")
+            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user_id}")))
+            .expression_attribute_values(":c", aws_sdk_dynamodb::types::AttributeValue::S("CONN#".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query connections");
+        out.items().iter().filter_map(|i| i.get("connectionId").and_then(|v| v.as_s().ok()).cloned()).collect()
+    }
+
+    /// Waits until `check` holds (for effects that follow a socket close asynchronously).
+    pub async fn eventually<F, Fut>(&self, what: &str, check: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::time::Instant::now() < deadline {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+}
+
+fn urlencoding_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub struct Ws {
+    stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl Ws {
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream.send(Message::Text(text.into())).await.expect("send frame");
+    }
+
+    /// The next JSON event; fails after `WAIT`.
+    pub async fn recv(&mut self) -> Value {
+        match self.try_recv(WAIT).await {
+            Some(v) => v,
+            None => panic!("no event within {WAIT:?}"),
+        }
+    }
+
+    pub async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            let next = tokio::time::timeout(wait, self.stream.next()).await.ok()??;
+            match next {
+                Ok(Message::Text(text)) => return Some(serde_json::from_str(&text).expect("events are JSON")),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// The next event of `kind`, skipping others (e.g. presence) that may interleave.
+    pub async fn recv_type(&mut self, kind: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.try_recv(left).await {
+                Some(event) if event["type"] == kind => return event,
+                Some(_) => continue,
+                None => panic!("no {kind} event within {WAIT:?}"),
+            }
+        }
+    }
+
+    /// Asserts nothing of `kind` arrives within `wait`.
+    pub async fn expect_none(&mut self, kind: &str, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            if let Some(event) = self.try_recv(left).await {
+                assert_ne!(event["type"], kind, "unexpected {kind}: {event}");
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// Round trip a ping: proves the connection is still open and served.
+    pub async fn assert_alive(&mut self) {
+        let rid = format!("ping-{}", chat::domain::new_id());
+        self.send(json!({"action": "ping", "requestId": rid})).await;
+        let pong = self.recv_type("pong").await;
+        assert_eq!(pong["requestId"], rid.as_str());
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+
+    /// Drops the TCP connection without a close handshake.
+    pub fn abort(self) {
+        drop(self.stream);
+    }
+}

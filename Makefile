@@ -41,3 +41,7 @@ package: tools
 
 clean-venv:
 	rm -rf .venv
+
+## bench: round trips per route, AWS requests and cost per message, load latency (bench/results.md).
+bench: venv
+	$(CARGO) run --release -p chat-local --bin bench

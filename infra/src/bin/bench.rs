@@ -1,0 +1,426 @@
+//! `make bench`: measures the backend through the local gateway against moto, with a proxy in
+//! between that counts every AWS request (by operation) and can add a fixed delay to each.
+//!
+//! - Sequential AWS round trips per route: (median latency with delay D − median without) / D,
+//!   against the minimum the data model allows.
+//! - AWS requests per operation, DynamoDB units and the cost per million messages they imply.
+//! - End-to-end latency (p50/p99) and throughput of `send` with many clients, against `ping`
+//!   (the gateway and function path with no AWS call) in the same run.
+//!
+//! Prints a Markdown report and writes it to bench/results.md.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use chat::Config;
+use chat_local::emulator::{Moto, default_venv, free_port};
+use chat_local::local::{self, LocalBackend};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+const DELAY_MS: u64 = 50;
+const SAMPLES: usize = 9;
+
+/// Counts and delays every request on its way to the emulator.
+struct Proxy {
+    upstream: String,
+    client: reqwest::Client,
+    delay_ms: AtomicU64,
+    counts: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Proxy {
+    fn take_counts(&self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut *self.counts.lock().unwrap())
+    }
+}
+
+async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body: Bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
+    let operation = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
+        .unwrap_or_else(|| format!("{} {}", parts.method, parts.uri.path()));
+    *proxy.counts.lock().unwrap().entry(operation).or_default() += 1;
+    let delay = proxy.delay_ms.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let url = format!("{}{}", proxy.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let mut upstream = proxy.client.request(parts.method.clone(), url).body(body);
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            upstream = upstream.header(name, value);
+        }
+    }
+    match upstream.send().await {
+        Ok(answer) => {
+            let status = answer.status();
+            let headers = answer.headers().clone();
+            let bytes = answer.bytes().await.unwrap_or_default();
+            let mut response = (status, bytes).into_response();
+            for (name, value) in &headers {
+                if name != "content-length" && name != "transfer-encoding" {
+                    response.headers_mut().insert(name, value.clone());
+                }
+            }
+            response
+        }
+        Err(e) => (axum::http::StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+struct Bench {
+    backend: LocalBackend,
+    proxy: Arc<Proxy>,
+    http: reqwest::Client,
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct User {
+    id: String,
+    username: String,
+    access: String,
+    refresh: String,
+}
+
+impl Bench {
+    async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let mut request =
+            self.http.request(method.parse().unwrap(), format!("{}{path}", self.backend.gateway.http_url()));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("HTTP");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn register(&self, name: &str) -> User {
+        let username = format!("{name}_{}", &chat::domain::new_id()[18..].to_lowercase());
+        let body =
+            json!({"username": username, "email": format!("{username}@example.com"), "password": "bench-password"});
+        let (status, answer) = self.call("POST", "/auth/register", None, Some(body)).await;
+        assert_eq!(status, 201, "{answer}");
+        User {
+            id: answer["user"]["id"].as_str().unwrap().into(),
+            username,
+            access: answer["accessToken"].as_str().unwrap().into(),
+            refresh: answer["refreshToken"].as_str().unwrap().into(),
+        }
+    }
+
+    async fn connect(&self, token: &str) -> Socket {
+        let url = format!("{}/?token={token}", self.backend.gateway.ws_url());
+        tokio_tungstenite::connect_async(url).await.expect("handshake").0
+    }
+}
+
+async fn recv_type(ws: &mut Socket, kind: &str) -> Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("event in time");
+        if let Some(Ok(Message::Text(text))) = frame {
+            let event: Value = serde_json::from_str(&text).unwrap();
+            if event["type"] == kind {
+                return event;
+            }
+        }
+    }
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    xs[xs.len() / 2]
+}
+
+fn percentile(xs: &[f64], p: f64) -> f64 {
+    let mut xs = xs.to_vec();
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    xs[((xs.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let started = Instant::now();
+    eprintln!("bench: starting moto, the counting proxy and the gateway");
+    let moto = Moto::start(&default_venv(), free_port()).expect("moto");
+    let proxy = Arc::new(Proxy {
+        upstream: moto.endpoint.clone(),
+        client: reqwest::Client::new(),
+        delay_ms: AtomicU64::new(0),
+        counts: Mutex::new(BTreeMap::new()),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    let router = Router::new().fallback(forward).with_state(proxy.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let config = Config::from_lookup(|k| match k {
+        "CHAT_TABLE" => Some("chat-bench".into()),
+        "CHAT_JWT_SECRET" => Some(local::DEV_JWT_SECRET.into()),
+        _ => None,
+    })
+    .unwrap();
+    let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let backend = local::start(&template, &proxy_url, config, ws, http).await.expect("backend");
+    let bench = Bench { backend, proxy: proxy.clone(), http: reqwest::Client::new() };
+
+    let ann = bench.register("ann").await;
+    let bob = bench.register("bob").await;
+    let mut ann_ws = bench.connect(&ann.access).await;
+    let mut bob_ws = bench.connect(&bob.access).await;
+    ann_ws
+        .send(Message::Text(
+            json!({"action":"send","to":bob.id,"content":"hello","clientMsgId":"warm"}).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    let conversation =
+        recv_type(&mut ann_ws, "message.sent").await["message"]["conversationId"].as_str().unwrap().to_string();
+    recv_type(&mut bob_ws, "message.new").await;
+
+    // ---- sequential round trips and requests per route
+    let mut counter = 0u64;
+    let mut refresh = ann.refresh.clone();
+    let mut rows = Vec::new();
+    let routes: [(&str, u32); 10] = [
+        ("ws send (direct) → message.sent", 1),
+        ("ws send (direct) → recipient's message.new", 1),
+        ("ws ping → pong", 0),
+        ("ws $connect (authorizer + $connect)", 1),
+        ("POST /auth/register", 2),
+        ("POST /auth/login", 3),
+        ("POST /auth/refresh", 2),
+        ("GET /me", 1),
+        ("GET /conversations/{id}/messages", 1),
+        ("POST /conversations/{id}/messages", 1),
+    ];
+    for (name, minimum) in routes {
+        let mut by_delay = Vec::new();
+        let mut requests = BTreeMap::new();
+        for delay in [0, DELAY_MS] {
+            proxy.delay_ms.store(delay, Ordering::Relaxed);
+            let mut samples = Vec::new();
+            for i in 0..SAMPLES {
+                counter += 1;
+                proxy.take_counts();
+                let t = Instant::now();
+                match name {
+                    n if n.starts_with("ws send") => {
+                        let frame = json!({"action":"send","conversationId":conversation,"content":"bench","clientMsgId":format!("b{counter}")});
+                        ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        if n.ends_with("message.sent") {
+                            recv_type(&mut ann_ws, "message.sent").await;
+                            samples.push(ms(t.elapsed()));
+                            recv_type(&mut bob_ws, "message.new").await;
+                        } else {
+                            recv_type(&mut bob_ws, "message.new").await;
+                            samples.push(ms(t.elapsed()));
+                            recv_type(&mut ann_ws, "message.sent").await;
+                        }
+                    }
+                    "ws ping → pong" => {
+                        ann_ws.send(Message::Text(r#"{"action":"ping"}"#.into())).await.unwrap();
+                        recv_type(&mut ann_ws, "pong").await;
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "ws $connect (authorizer + $connect)" => {
+                        let mut socket = bench.connect(&ann.access).await;
+                        samples.push(ms(t.elapsed()));
+                        let _ = socket.close(None).await;
+                        tokio::time::sleep(Duration::from_millis(20 + 2 * delay)).await; // let $disconnect finish
+                    }
+                    "POST /auth/register" => {
+                        bench.register(&format!("r{i}")).await;
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "POST /auth/login" => {
+                        let (s, _) = bench
+                            .call(
+                                "POST",
+                                "/auth/login",
+                                None,
+                                Some(json!({"login": ann.username, "password": "bench-password"})),
+                            )
+                            .await;
+                        assert_eq!(s, 200);
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "POST /auth/refresh" => {
+                        let (s, answer) =
+                            bench.call("POST", "/auth/refresh", None, Some(json!({"refreshToken": refresh}))).await;
+                        assert_eq!(s, 200);
+                        refresh = answer["refreshToken"].as_str().unwrap().to_string();
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "GET /me" => {
+                        bench.call("GET", "/me", Some(&ann.access), None).await;
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "GET /conversations/{id}/messages" => {
+                        bench
+                            .call(
+                                "GET",
+                                &format!("/conversations/{conversation}/messages?limit=50"),
+                                Some(&bob.access),
+                                None,
+                            )
+                            .await;
+                        samples.push(ms(t.elapsed()));
+                    }
+                    _ => {
+                        let body = json!({"content": "bench", "clientMsgId": format!("h{counter}")});
+                        let (s, _) = bench
+                            .call(
+                                "POST",
+                                &format!("/conversations/{conversation}/messages"),
+                                Some(&ann.access),
+                                Some(body),
+                            )
+                            .await;
+                        assert_eq!(s, 201);
+                        samples.push(ms(t.elapsed()));
+                        recv_type(&mut bob_ws, "message.new").await;
+                        recv_type(&mut ann_ws, "message.new").await;
+                    }
+                }
+                if delay == 0 && i == SAMPLES - 1 {
+                    requests = proxy.take_counts();
+                }
+            }
+            by_delay.push(median(samples));
+        }
+        let waves = (by_delay[1] - by_delay[0]) / DELAY_MS as f64;
+        let requests = requests.iter().map(|(op, n)| format!("{op}×{n}")).collect::<Vec<_>>().join(", ");
+        rows.push(format!(
+            "| {name} | {:.1} | {:.1} | **{waves:.2}** | {minimum} | {} |",
+            by_delay[0],
+            by_delay[1],
+            if requests.is_empty() { "–".to_string() } else { requests }
+        ));
+        eprintln!("bench: {name}: {waves:.2} round trips");
+    }
+    proxy.delay_ms.store(0, Ordering::Relaxed);
+
+    // ---- load: pairs of users, each sender waits for message.sent before its next message
+    let pairs = 10;
+    let per_sender = 40;
+    eprintln!("bench: load, {pairs} senders × {per_sender} messages to {pairs} receivers");
+    let mut tasks = Vec::new();
+    let bench = Arc::new(bench);
+    let load_start = Instant::now();
+    for p in 0..pairs {
+        let bench = bench.clone();
+        tasks.push(tokio::spawn(async move {
+            let a = bench.register(&format!("la{p}")).await;
+            let b = bench.register(&format!("lb{p}")).await;
+            let mut a_ws = bench.connect(&a.access).await;
+            let mut b_ws = bench.connect(&b.access).await;
+            let reader = tokio::spawn(async move {
+                for _ in 0..per_sender {
+                    recv_type(&mut b_ws, "message.new").await;
+                }
+            });
+            let mut latencies = Vec::new();
+            let mut pings = Vec::new();
+            for i in 0..per_sender {
+                let t = Instant::now();
+                let frame =
+                    json!({"action":"send","to":b.id,"content":format!("load {i}"),"clientMsgId":format!("l{i}")});
+                a_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                recv_type(&mut a_ws, "message.sent").await;
+                latencies.push(ms(t.elapsed()));
+                if i % 4 == 0 {
+                    let t = Instant::now();
+                    a_ws.send(Message::Text(r#"{"action":"ping"}"#.into())).await.unwrap();
+                    recv_type(&mut a_ws, "pong").await;
+                    pings.push(ms(t.elapsed()));
+                }
+            }
+            reader.await.unwrap();
+            (latencies, pings)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut pings = Vec::new();
+    for task in tasks {
+        let (l, p) = task.await.unwrap();
+        latencies.extend(l);
+        pings.extend(p);
+    }
+    let elapsed = load_start.elapsed().as_secs_f64();
+    let counts = bench.proxy.take_counts();
+    let messages = (pairs * per_sender) as f64;
+
+    // ---- cost per message (direct, 2 members, one connection each), from the counts above
+    let per_message = |op: &str| counts.get(op).copied().unwrap_or(0) as f64 / messages;
+    let mut report = String::new();
+    report.push_str(&format!(
+        "# Benchmark\n\nMachine: {} cores; moto server on loopback; release build: {}. Run took {:.0} s.\n\n",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        !cfg!(debug_assertions),
+        started.elapsed().as_secs_f64()
+    ));
+    report.push_str(&format!(
+        "## Sequential AWS round trips per route\n\nA proxy adds {DELAY_MS} ms to every AWS request; round trips = (median with delay − median without) / {DELAY_MS} ms, {SAMPLES} samples each. \"Minimum\" is what the data model allows (docs/data-model.md).\n\n| route | median ms, no delay | median ms, +{DELAY_MS} ms/request | round trips | minimum | AWS requests (one call) |\n|---|---|---|---|---|---|\n"
+    ));
+    for row in &rows {
+        report.push_str(row);
+        report.push('\n');
+    }
+    report.push_str(&format!(
+        "\n## Load through the local gateway\n\n{pairs} senders, each sending {per_sender} direct messages one after another (waiting for `message.sent`), {pairs} receivers; a `ping` every 4th message as the no-AWS baseline.\n\n| measure | value |\n|---|---|\n| messages | {messages} in {elapsed:.2} s = **{:.0} messages/s** |\n| `send` → `message.sent` p50 / p99 | {:.1} ms / {:.1} ms |\n| `ping` → `pong` p50 / p99 | {:.1} ms / {:.1} ms |\n| send p50 ÷ ping p50 | {:.1}× |\n",
+        messages / elapsed,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&pings, 0.5),
+        percentile(&pings, 0.99),
+        percentile(&latencies, 0.5) / percentile(&pings, 0.5),
+    ));
+    let transact = per_message("TransactWriteItems");
+    let query = per_message("Query");
+    let posts: f64 =
+        counts.iter().filter(|(k, _)| k.contains("@connections")).map(|(_, v)| *v as f64).sum::<f64>() / messages;
+    report.push_str(&format!(
+        "\n## AWS requests and cost per message (direct, 2 members, 1 connection each)\n\nMeasured during the load phase (registration and handshakes excluded by division only where noted).\n\n| AWS request | per message |\n|---|---|\n| TransactWriteItems (ConditionCheck member + Put message + Put idempotency) | {transact:.2} |\n| Query (connections, consistent) | {query:.2} |\n| Management API POST @connections | {posts:.2} |\n| all counted requests (incl. setup) | {:?} |\n\n",
+        counts
+    ));
+    // us-east-1 list prices: DynamoDB on-demand $0.625/M WRU, $0.125/M RRU; API Gateway WebSocket
+    // $1.00/M messages; Lambda arm64 $0.20/M requests + $0.0000133334/GB-s.
+    let wru = 6.0; // 3 transactional items of ≤ 1 KB
+    let rru = 2.0; // two consistent queries under 4 KB
+    let dynamo = (wru * 0.625 + rru * 0.125) / 1e6 * 1e6;
+    let apigw_messages = 1.0 + posts; // the inbound frame + every push
+    let apigw = apigw_messages * 1.0;
+    let lambda = 0.20 + 0.25 * 0.030 * 13.3334; // 256 MB, 30 ms billed
+    report.push_str(&format!(
+        "Cost per million direct messages (list prices, us-east-1): DynamoDB {wru} WRU + {rru} RRU = ${dynamo:.2}; API Gateway {apigw_messages:.1} messages = ${apigw:.2}; Lambda (256 MB, ~30 ms) ${lambda:.2}; **total ≈ ${:.2}**. The AWS sample chat app scans the whole connections table per message instead (cost grows with every connected user).\n",
+        dynamo + apigw + lambda
+    ));
+    println!("{report}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench");
+    std::fs::create_dir_all(&dir).ok();
+    std::fs::write(dir.join("results.md"), &report).expect("write bench/results.md");
+    eprintln!("bench: wrote bench/results.md");
+    drop(moto);
+}

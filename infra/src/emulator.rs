@@ -1,4 +1,5 @@
-//! Starts moto server from the project venv on loopback and waits until it answers.
+//! Starts moto server from the project venv on loopback (through `scripts/moto_server.py`, which
+//! serialises requests inside moto) and waits until it answers.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,14 +13,18 @@ pub struct Moto {
 impl Moto {
     /// `venv` is the project venv (`make dev` and `make test` create it with moto[server]).
     pub fn start(venv: &Path, port: u16) -> Result<Self, String> {
-        let bin = venv.join("bin").join("moto_server");
-        if !bin.exists() {
-            return Err(format!("{} not found: run `infra/scripts/venv.sh emulator` (make dev does)", bin.display()));
+        let python = venv.join("bin").join("python");
+        if !venv.join("bin").join("moto_server").exists() {
+            return Err(format!(
+                "moto is not installed in {}: run `infra/scripts/venv.sh emulator` (make dev does)",
+                venv.display()
+            ));
         }
-        let mut command = Command::new(&bin);
-        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+        let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join("moto_server.py");
+        let mut command = Command::new(&python);
+        command.arg(&launcher).args(["127.0.0.1", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
         die_with_parent(&mut command);
-        let child = command.spawn().map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let child = command.spawn().map_err(|e| format!("cannot start {}: {e}", launcher.display()))?;
         let endpoint = format!("http://127.0.0.1:{port}");
         let mut moto = Self { endpoint, child };
         moto.wait_ready(Duration::from_secs(30))?;

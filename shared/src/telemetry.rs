@@ -13,9 +13,10 @@ pub fn init_json_logs() {
         .try_init();
 }
 
-/// Human-readable logs for the local gateway.
+/// Human-readable logs on stderr for the local gateway (stdout carries its URLs).
 pub fn init_pretty_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
 }

@@ -97,6 +97,7 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
                     content: body.content,
                     attachment_id: body.attachment_id,
                     client_msg_id: body.client_msg_id,
+                    kind: None,
                     request_id: None,
                     origin_connection: None,
                 },

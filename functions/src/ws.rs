@@ -93,6 +93,7 @@ pub async fn send(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<A
                 content: fields.content,
                 attachment_id: fields.attachment_id,
                 client_msg_id: fields.client_msg_id,
+                kind: None,
                 request_id: frame.request_id.clone(),
                 origin_connection: Some(caller.connection_id),
             },

@@ -24,6 +24,8 @@ pub struct SendInput {
     pub content: Option<String>,
     pub attachment_id: Option<String>,
     pub client_msg_id: String,
+    /// `text` when `None`; the scheduler sends `auto` messages.
+    pub kind: Option<MessageKind>,
     pub request_id: Option<String>,
     /// The sender's connection that sent the frame: it gets `message.sent` instead of `message.new`.
     pub origin_connection: Option<String>,
@@ -126,7 +128,7 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
         id: new_id(),
         conversation_id: conversation_id.clone(),
         sender_id: input.sender_id.clone(),
-        kind: MessageKind::Text,
+        kind: input.kind.unwrap_or(MessageKind::Text),
         content: Some(content.to_string()),
         client_msg_id: Some(input.client_msg_id.clone()),
         created_at: String::new(),

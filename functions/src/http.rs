@@ -2,11 +2,13 @@
 
 use chat::App;
 use chat::error::{ChatError, ErrorCode};
+use chat::ports::Pointer;
 use chat::protocol::rest::{
-    CreateConversationBody, ErrorBody, ErrorDetail, LoginBody, PatchMeBody, PostMessageBody, RefreshBody, RegisterBody,
+    AddMemberBody, CreateConversationBody, EditMessageBody, ErrorBody, ErrorDetail, LoginBody, PatchMeBody,
+    PostMessageBody, ReadBody, RefreshBody, RegisterBody,
 };
 use chat::service::delivery::deliver;
-use chat::service::{auth, messaging};
+use chat::service::{auth, conversations, messaging, receipts};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -60,16 +62,64 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
         }
         ("POST", ["conversations"]) => {
             let user = caller(app, req)?;
-            let body = body::<CreateConversationBody>(req)?;
-            match body.kind.as_str() {
-                "direct" => {
-                    let other = body.user_id.ok_or_else(|| ChatError::invalid("missing field `userId`"))?;
-                    let (conversation, created) = messaging::open_direct(app, &user, &other).await?;
-                    json(if created { 201 } else { 200 }, &conversation)
-                }
-                "group" | "room" => Err(ChatError::invalid("group and room conversations are not available yet")),
-                other => Err(ChatError::invalid(format!("unknown conversation type {other:?}"))),
-            }
+            let (conversation, created) = conversations::create(app, &user, body::<CreateConversationBody>(req)?).await?;
+            json(if created { 201 } else { 200 }, &conversation)
+        }
+        ("GET", ["conversations"]) => {
+            let user = caller(app, req)?;
+            let query = req.query_string_parameters();
+            let limit = number(query.first("limit"))?;
+            json(200, &conversations::list(app, &user, limit, query.first("cursor")).await?)
+        }
+        ("GET", ["unread"]) => {
+            let user = caller(app, req)?;
+            json(200, &conversations::unread(app, &user).await?)
+        }
+        ("POST", ["conversations", id, "members"]) => {
+            let user = caller(app, req)?;
+            let body = body_or_empty::<AddMemberBody>(req)?.unwrap_or(AddMemberBody { user_id: None });
+            let pushes = conversations::add_member(app, &user, id, body.user_id.as_deref()).await?;
+            deliver(app, pushes).await;
+            json(200, &messaging::get_conversation(app, &user, id).await?)
+        }
+        ("DELETE", ["conversations", id, "members", member]) => {
+            let user = caller(app, req)?;
+            let pushes = conversations::remove_member(app, &user, id, member).await?;
+            deliver(app, pushes).await;
+            empty(204)
+        }
+        ("PATCH", ["conversations", id, "messages", message_id]) => {
+            let user = caller(app, req)?;
+            let body = body::<EditMessageBody>(req)?;
+            let (message, pushes) = messaging::change_message(app, &user, id, message_id, Some(&body.content)).await?;
+            deliver(app, pushes).await;
+            json(200, &message)
+        }
+        ("DELETE", ["conversations", id, "messages", message_id]) => {
+            let user = caller(app, req)?;
+            let (_, pushes) = messaging::change_message(app, &user, id, message_id, None).await?;
+            deliver(app, pushes).await;
+            empty(204)
+        }
+        ("POST", ["conversations", id, "read"]) => {
+            let user = caller(app, req)?;
+            let body = body::<ReadBody>(req)?;
+            let input = receipts::ReceiptInput {
+                caller: &user,
+                conversation_id: id,
+                message_id: &body.message_id,
+                pointer: Pointer::Read,
+                origin: None,
+                request_id: None,
+            };
+            let pushes = receipts::mark(app, input).await?;
+            deliver(app, pushes).await;
+            empty(204)
+        }
+        ("DELETE", ["conversations", id, "history"]) => {
+            let user = caller(app, req)?;
+            messaging::clear_history(app, &user, id).await?;
+            empty(204)
         }
         ("GET", ["conversations", id]) => {
             let user = caller(app, req)?;
@@ -78,17 +128,14 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
         ("GET", ["conversations", id, "messages"]) => {
             let user = caller(app, req)?;
             let query = req.query_string_parameters();
-            let limit = match query.first("limit") {
-                Some(l) => Some(l.parse::<usize>().map_err(|_| ChatError::invalid("limit must be a whole number"))?),
-                None => None,
-            };
+            let limit = number(query.first("limit"))?;
             let page = messaging::history(app, &user, id, query.first("before"), query.first("after"), limit).await?;
             json(200, &page)
         }
         ("POST", ["conversations", id, "messages"]) => {
             let user = caller(app, req)?;
             let body = body::<PostMessageBody>(req)?;
-            let outcome = messaging::send_message(
+            let outcome = messaging::send_and_deliver(
                 app,
                 messaging::SendInput {
                     sender_id: user,
@@ -103,7 +150,6 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
                 },
             )
             .await?;
-            deliver(app, outcome.pushes).await;
             json(if outcome.duplicate { 200 } else { 201 }, &outcome.message)
         }
         _ => Err(if known_path(&segments) {
@@ -117,8 +163,24 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
 fn known_path(segments: &[&str]) -> bool {
     matches!(
         segments,
-        ["health"] | ["auth", _] | ["me"] | ["conversations"] | ["conversations", _] | ["conversations", _, "messages"]
+        ["health"]
+            | ["auth", _]
+            | ["me"]
+            | ["unread"]
+            | ["conversations"]
+            | ["conversations", _]
+            | ["conversations", _, "messages" | "members" | "read" | "history"]
+            | ["conversations", _, "messages" | "members", _]
     )
+}
+
+fn number(value: Option<&str>) -> Result<Option<usize>, ChatError> {
+    value.map(|v| v.parse::<usize>().map_err(|_| ChatError::invalid("limit must be a whole number"))).transpose()
+}
+
+/// A JSON body that may be absent.
+fn body_or_empty<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, ChatError> {
+    if req.body().as_ref().is_empty() { Ok(None) } else { body(req).map(Some) }
 }
 
 /// The user id of the `Authorization: Bearer` access token.

@@ -17,16 +17,20 @@ pub enum Function {
     WsConnect,
     WsDisconnect,
     WsSend,
+    WsReceipts,
+    WsTyping,
     WsDefault,
     HttpApi,
 }
 
 impl Function {
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 8] = [
         Function::WsAuthorizer,
         Function::WsConnect,
         Function::WsDisconnect,
         Function::WsSend,
+        Function::WsReceipts,
+        Function::WsTyping,
         Function::WsDefault,
         Function::HttpApi,
     ];
@@ -38,6 +42,8 @@ impl Function {
             Function::WsConnect => "ws-connect",
             Function::WsDisconnect => "ws-disconnect",
             Function::WsSend => "ws-send",
+            Function::WsReceipts => "ws-receipts",
+            Function::WsTyping => "ws-typing",
             Function::WsDefault => "ws-default",
             Function::HttpApi => "http-api",
         }
@@ -55,6 +61,8 @@ pub async fn invoke(app: &App, function: Function, event: Value) -> Result<Value
         Function::WsConnect => serde_json::to_value(ws::connect(app, websocket(event)?).await?)?,
         Function::WsDisconnect => serde_json::to_value(ws::disconnect(app, websocket(event)?).await?)?,
         Function::WsSend => serde_json::to_value(ws::send(app, websocket(event)?).await?)?,
+        Function::WsReceipts => serde_json::to_value(ws::receipt(app, websocket(event)?).await?)?,
+        Function::WsTyping => serde_json::to_value(ws::typing(app, websocket(event)?).await?)?,
         Function::WsDefault => serde_json::to_value(ws::default(app, websocket(event)?).await?)?,
         Function::HttpApi => {
             let request: lambda_http::request::LambdaRequest = serde_json::from_value(event)?;

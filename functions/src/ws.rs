@@ -1,4 +1,5 @@
-//! WebSocket API handlers: the `$connect` authorizer, `$connect`, `$disconnect`, `send`, `$default`.
+//! WebSocket API handlers: the `$connect` authorizer, `$connect`, `$disconnect`, `send`,
+//! `delivered` + `read` (one function), `typing`, and `$default` (`ping`, `sync`, `join`, `leave`).
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
@@ -7,9 +8,12 @@ use aws_lambda_events::apigw::{
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use chat::App;
 use chat::error::ChatError;
-use chat::protocol::ws::{Frame, SendFields, ServerEvent, parse_frame};
+use chat::ports::Pointer;
+use chat::protocol::ws::{
+    Frame, MembershipFields, ReceiptFields, SendFields, ServerEvent, SyncFields, TypingFields, parse_frame,
+};
 use chat::service::delivery::{Push, deliver};
-use chat::service::{connections, messaging};
+use chat::service::{connections, conversations, messaging, receipts, sync, typing};
 use lambda_runtime::Error;
 use serde_json::json;
 
@@ -84,7 +88,8 @@ pub async fn disconnect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Re
 pub async fn send(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
     handle_frame(app, event, |caller, frame| async move {
         let fields: SendFields = frame.fields()?;
-        let outcome = messaging::send_message(
+        // Delivers its own pushes, alongside the conversation's last-message update.
+        messaging::send_and_deliver(
             app,
             messaging::SendInput {
                 sender_id: caller.user_id,
@@ -99,7 +104,41 @@ pub async fn send(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<A
             },
         )
         .await?;
-        Ok(outcome.pushes)
+        Ok(Vec::new())
+    })
+    .await
+}
+
+/// Routes `delivered` and `read`.
+pub async fn receipt(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
+    handle_frame(app, event, |caller, frame| async move {
+        let pointer = match frame.action.as_str() {
+            "delivered" => Pointer::Delivered,
+            "read" => Pointer::Read,
+            other => return Err(ChatError::invalid(format!("unknown action {:?}", truncate(other, 64)))),
+        };
+        let fields: ReceiptFields = frame.fields()?;
+        receipts::mark(
+            app,
+            receipts::ReceiptInput {
+                caller: &caller.user_id,
+                conversation_id: &fields.conversation_id,
+                message_id: &fields.message_id,
+                pointer,
+                origin: Some(&caller.connection_id),
+                request_id: frame.request_id.clone(),
+            },
+        )
+        .await
+    })
+    .await
+}
+
+/// Route `typing`.
+pub async fn typing(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
+    handle_frame(app, event, |caller, frame| async move {
+        let fields: TypingFields = frame.fields()?;
+        typing::relay(app, &caller.user_id, &fields.conversation_id, fields.state).await
     })
     .await
 }
@@ -107,12 +146,59 @@ pub async fn send(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<A
 /// Route `$default`: every action without a route of its own.
 pub async fn default(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
     handle_frame(app, event, |caller, frame| async move {
+        let request_id = frame.request_id.clone();
         match frame.action.as_str() {
-            "ping" => Ok(vec![reply(&caller, &ServerEvent::Pong { request_id: frame.request_id.clone() })]),
+            "ping" => Ok(vec![reply(&caller, &ServerEvent::Pong { request_id })]),
+            "sync" => {
+                let fields: SyncFields = frame.fields()?;
+                let page =
+                    sync::sync(app, &caller.user_id, fields.since.as_deref(), fields.cursor.as_deref(), fields.limit)
+                        .await?;
+                let event = ServerEvent::Sync {
+                    request_id,
+                    messages: page.messages,
+                    receipts: page.receipts,
+                    has_more: page.has_more,
+                    cursor: page.cursor,
+                };
+                Ok(vec![reply(&caller, &event)])
+            }
+            "join" => {
+                let fields: MembershipFields = frame.fields()?;
+                let pushes = conversations::add_member(app, &caller.user_id, &fields.conversation_id, None).await?;
+                Ok(with_answer(pushes, &caller, &fields.conversation_id, request_id, true))
+            }
+            "leave" => {
+                let fields: MembershipFields = frame.fields()?;
+                let pushes =
+                    conversations::remove_member(app, &caller.user_id, &fields.conversation_id, &caller.user_id).await?;
+                Ok(with_answer(pushes, &caller, &fields.conversation_id, request_id, false))
+            }
             other => Err(ChatError::invalid(format!("unknown action {:?}", truncate(other, 64)))),
         }
     })
     .await
+}
+
+/// The members' pushes, with the asking connection's copy replaced by one that echoes its
+/// `requestId` (and sent even when nothing changed, e.g. joining a room one is in).
+fn with_answer(
+    mut pushes: Vec<Push>,
+    caller: &Caller,
+    conversation_id: &str,
+    request_id: Option<String>,
+    joined: bool,
+) -> Vec<Push> {
+    pushes.retain(|p| p.connection_id != caller.connection_id);
+    let (conversation_id, user_id, by) =
+        (conversation_id.to_string(), caller.user_id.clone(), caller.user_id.clone());
+    let event = if joined {
+        ServerEvent::MemberJoined { request_id, conversation_id, user_id, by }
+    } else {
+        ServerEvent::MemberLeft { request_id, conversation_id, user_id, by }
+    };
+    pushes.push(reply(caller, &event));
+    pushes
 }
 
 fn reply(caller: &Caller, event: &ServerEvent) -> Push {

@@ -24,7 +24,10 @@ fn template_routes_functions_and_binaries_agree() {
             ("$connect", Function::WsConnect),
             ("$default", Function::WsDefault),
             ("$disconnect", Function::WsDisconnect),
+            ("delivered", Function::WsReceipts),
+            ("read", Function::WsReceipts),
             ("send", Function::WsSend),
+            ("typing", Function::WsTyping),
         ]
     );
     let authorizer = t.connect_authorizer.as_ref().expect("$connect has an authorizer");

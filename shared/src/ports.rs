@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{Conversation, Member, Message, User};
+use crate::domain::{Conversation, Member, MemberRole, Membership, Message, User};
 use crate::error::Result;
 
 /// A user as stored: the public user plus the password hash, which never leaves the service.
@@ -49,6 +49,71 @@ pub enum StoredMessage {
     Duplicate(Message),
     /// The sender is not a member (or the conversation does not exist): nothing was written.
     NotMember,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateConversation {
+    Created,
+    /// One of the named members does not exist (its id).
+    UserMissing(String),
+}
+
+/// Who asks to add a member, and what must hold for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddRule {
+    /// Group: the caller must be a member; the new member must exist.
+    ByMember { caller: String },
+    /// Room: a user joins itself; the conversation must be a room.
+    JoinRoom,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AddMember {
+    Added(Member),
+    AlreadyMember,
+    /// The caller is not a member (group), or it is not a room (join): the caller learns nothing.
+    NotAllowed,
+    UserMissing,
+    Full,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RemoveMember {
+    Removed,
+    NotMember,
+    /// Removing someone else needs the owner role.
+    NotOwner,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pointer {
+    Delivered,
+    Read,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PointerMove {
+    /// Moved forward from `previous`.
+    Moved { previous: Option<String> },
+    /// Already at or past the id: pointers never move back.
+    NotForward { current: Option<String> },
+    NotMember,
+}
+
+/// How to change a stored message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MessageChange {
+    Edit { content: String, edited_at: String },
+    Delete { deleted_at: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangedMessage {
+    Changed(Message),
+    NotFound,
+    NotSender,
+    /// Edits of a deleted message are refused (deleting again is a no-op success).
+    Deleted(Message),
 }
 
 /// Which page of a conversation's history to read.
@@ -102,13 +167,71 @@ pub trait Store: Send + Sync {
 
     /// Stores a message if the sender is a member, at most once per `(sender, clientMsgId)`.
     async fn put_message(&self, message: &Message, idempotency_expires_at: i64) -> Result<StoredMessage>;
-    /// Up to `limit` messages and whether more exist beyond them.
+    /// Up to `limit` messages and whether more exist beyond them, never at or below `floor`
+    /// (the caller's cleared-history point).
     async fn list_messages(
         &self,
         conversation_id: &str,
         page: &HistoryPage,
+        floor: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<Message>, bool)>;
+
+    /// Creates a group or room with its members (the first is the owner), if they all exist.
+    async fn create_conversation(
+        &self,
+        conversation: &Conversation,
+        members: &[(String, MemberRole)],
+    ) -> Result<CreateConversation>;
+    /// The conversation item alone (no members).
+    async fn get_conversation_meta(&self, conversation_id: &str) -> Result<Option<Conversation>>;
+    /// Many conversation items at once (BatchGetItem); missing ones are left out.
+    async fn get_conversation_metas(&self, conversation_ids: &[String]) -> Result<Vec<Conversation>>;
+    async fn get_member(&self, conversation_id: &str, user_id: &str) -> Result<Option<Member>>;
+    /// Every conversation the user is a member of, with its own pointers (gsi1).
+    async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>>;
+    async fn add_member(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        rule: &AddRule,
+        max_members: u32,
+    ) -> Result<AddMember>;
+    /// Removes `user_id`; `by_owner` is the caller when it removes someone else.
+    async fn remove_member(&self, conversation_id: &str, user_id: &str, by_owner: Option<&str>)
+    -> Result<RemoveMember>;
+    /// Records `message` as the conversation's newest, unless a newer one is already there.
+    async fn set_last_message(&self, message: &Message) -> Result<()>;
+    async fn get_message(&self, conversation_id: &str, message_id: &str) -> Result<Option<Message>>;
+    /// Edits or tombstones a message, only for its sender.
+    async fn change_message(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        sender_id: &str,
+        change: &MessageChange,
+    ) -> Result<ChangedMessage>;
+    /// Messages from others after `floor` (deleted ones excluded), counted up to `cap`.
+    async fn count_unread(&self, conversation_id: &str, user_id: &str, floor: Option<&str>, cap: u32) -> Result<u32>;
+    /// Moves a member's pointer forward to `message_id` (never back).
+    async fn move_pointer(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        pointer: Pointer,
+        message_id: &str,
+        at: &str,
+    ) -> Result<PointerMove>;
+    /// Distinct senders of the messages in `(after, up_to]`, reading at most `limit` messages.
+    async fn senders_between(
+        &self,
+        conversation_id: &str,
+        after: Option<&str>,
+        up_to: &str,
+        limit: usize,
+    ) -> Result<Vec<String>>;
+    /// Hides every message up to `before_id` from this member's history and unread count.
+    async fn clear_history(&self, conversation_id: &str, user_id: &str, before_id: &str) -> Result<bool>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

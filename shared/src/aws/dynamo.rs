@@ -7,13 +7,19 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    Select, TransactWriteItem, Update,
+};
 use serde::{Deserialize, Serialize};
 
 use super::keys;
-use crate::domain::{Conversation, ConversationKind, Member, MemberRole, Message, MessageKind, User};
+use crate::domain::{Conversation, ConversationKind, Member, MemberRole, Membership, Message, MessageKind, User};
 use crate::error::{ChatError, Result};
-use crate::ports::{CreateDirect, HistoryPage, RefreshTokenRecord, Rotation, Store, StoredMessage, Taken, UserRecord};
+use crate::ports::{
+    AddMember, AddRule, ChangedMessage, CreateConversation, CreateDirect, HistoryPage, MessageChange, Pointer,
+    PointerMove, RefreshTokenRecord, RemoveMember, Rotation, Store, StoredMessage, Taken, UserRecord,
+};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -146,6 +152,47 @@ struct ConversationItem {
     name: Option<String>,
     created_at: String,
     created_by: String,
+    #[serde(default)]
+    member_count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_message: Option<Message>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_activity_at: Option<String>,
+}
+
+impl ConversationItem {
+    fn new(conversation: &Conversation) -> Self {
+        Self {
+            pk: keys::conversation(&conversation.id),
+            sk: keys::META.into(),
+            id: conversation.id.clone(),
+            kind: conversation.kind,
+            name: conversation.name.clone(),
+            created_at: conversation.created_at.clone(),
+            created_by: conversation.created_by.clone(),
+            member_count: conversation.member_count,
+            last_message_id: None,
+            last_message: None,
+            last_activity_at: Some(conversation.created_at.clone()),
+        }
+    }
+
+    fn into_conversation(self) -> Conversation {
+        Conversation {
+            last_activity_at: self.last_activity_at.unwrap_or_else(|| self.created_at.clone()),
+            id: self.id,
+            kind: self.kind,
+            name: self.name,
+            created_at: self.created_at,
+            created_by: self.created_by,
+            member_count: self.member_count,
+            last_message: self.last_message,
+            members: None,
+            unread_count: None,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -162,6 +209,45 @@ struct MemberItem {
     last_delivered_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_read_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_delivered_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_read_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cleared_before: Option<String>,
+}
+
+impl MemberItem {
+    fn new(conversation_id: &str, user_id: &str, role: MemberRole, joined_at: &str) -> Self {
+        let pk = keys::conversation(conversation_id);
+        Self {
+            sk: keys::member(user_id),
+            gsi1pk: keys::user(user_id),
+            gsi1sk: pk.clone(),
+            pk,
+            user_id: user_id.into(),
+            role,
+            joined_at: joined_at.into(),
+            last_delivered_id: None,
+            last_read_id: None,
+            last_delivered_at: None,
+            last_read_at: None,
+            cleared_before: None,
+        }
+    }
+
+    fn into_member(self) -> Member {
+        Member {
+            user_id: self.user_id,
+            role: self.role,
+            joined_at: self.joined_at,
+            last_delivered_id: self.last_delivered_id,
+            last_read_id: self.last_read_id,
+            last_delivered_at: self.last_delivered_at,
+            last_read_at: self.last_read_at,
+            cleared_before: self.cleared_before,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -212,6 +298,7 @@ impl MessageItem {
             created_at: self.created_at,
             edited_at: self.edited_at,
             deleted: self.deleted,
+            status: None,
         }
     }
 }
@@ -486,26 +573,9 @@ impl Store for DynamoStore {
         conversation: &Conversation,
         members: [&str; 2],
     ) -> Result<CreateDirect> {
-        let pk = keys::conversation(&conversation.id);
-        let meta = ConversationItem {
-            pk: pk.clone(),
-            sk: keys::META.into(),
-            id: conversation.id.clone(),
-            kind: conversation.kind,
-            name: conversation.name.clone(),
-            created_at: conversation.created_at.clone(),
-            created_by: conversation.created_by.clone(),
-        };
-        let member = |user_id: &str| MemberItem {
-            pk: pk.clone(),
-            sk: keys::member(user_id),
-            gsi1pk: keys::user(user_id),
-            gsi1sk: pk.clone(),
-            user_id: user_id.into(),
-            role: MemberRole::Member,
-            joined_at: conversation.created_at.clone(),
-            last_delivered_id: None,
-            last_read_id: None,
+        let meta = ConversationItem::new(conversation);
+        let member = |user_id: &str| {
+            MemberItem::new(&conversation.id, user_id, MemberRole::Member, &conversation.created_at)
         };
         let other = if members[0] == conversation.created_by { members[1] } else { members[0] };
         let other_exists = ConditionCheck::builder()
@@ -561,29 +631,12 @@ impl Store for DynamoStore {
                         meta = Some(from_item::<ConversationItem>(item)?)
                     }
                     _ => {
-                        let m: MemberItem = from_item(item)?;
-                        members.push(Member {
-                            user_id: m.user_id,
-                            role: m.role,
-                            joined_at: m.joined_at,
-                            last_delivered_id: m.last_delivered_id,
-                            last_read_id: m.last_read_id,
-                        });
+                        members.push(from_item::<MemberItem>(item)?.into_member());
                     }
                 }
             }
         }
-        Ok(meta.map(|c| {
-            let conversation = Conversation {
-                id: c.id,
-                kind: c.kind,
-                name: c.name,
-                created_at: c.created_at,
-                created_by: c.created_by,
-                members: None,
-            };
-            (conversation, members)
-        }))
+        Ok(meta.map(|c| (c.into_conversation(), members)))
     }
 
     async fn is_member(&self, conversation_id: &str, user_id: &str) -> Result<bool> {
@@ -649,15 +702,23 @@ impl Store for DynamoStore {
         &self,
         conversation_id: &str,
         page: &HistoryPage,
+        floor: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<Message>, bool)> {
         // BETWEEN is inclusive: read one extra for the cursor item itself and one to learn
-        // whether more follow.
+        // whether more follow. The floor (a cleared history) is exclusive: its item is dropped too.
+        let bottom = floor.map(keys::message).unwrap_or_else(|| keys::MSG_PREFIX.to_string());
         let (lo, hi, forward, cursor) = match page {
-            HistoryPage::Before(None) => (keys::MSG_PREFIX.to_string(), keys::MSG_END.to_string(), false, None),
-            HistoryPage::Before(Some(id)) => (keys::MSG_PREFIX.to_string(), keys::message(id), false, Some(id)),
-            HistoryPage::After(id) => (keys::message(id), keys::MSG_END.to_string(), true, Some(id)),
+            HistoryPage::Before(None) => (bottom, keys::MSG_END.to_string(), false, None),
+            HistoryPage::Before(Some(id)) => (bottom, keys::message(id), false, Some(id.as_str())),
+            HistoryPage::After(id) => {
+                let lo = keys::message(id).max(bottom);
+                (lo, keys::MSG_END.to_string(), true, Some(id.as_str()))
+            }
         };
+        if lo > hi {
+            return Ok((Vec::new(), false));
+        }
         let out = self
             .client
             .query()
@@ -674,12 +735,499 @@ impl Store for DynamoStore {
         let mut messages = Vec::with_capacity(limit + 1);
         for item in out.items.unwrap_or_default() {
             let m = from_item::<MessageItem>(item)?.into_message();
-            if Some(&m.id) != cursor {
+            if Some(m.id.as_str()) != cursor && Some(m.id.as_str()) != floor {
                 messages.push(m);
             }
         }
         let more = messages.len() > limit;
         messages.truncate(limit);
         Ok((messages, more))
+    }
+
+    async fn create_conversation(
+        &self,
+        conversation: &Conversation,
+        members: &[(String, MemberRole)],
+    ) -> Result<CreateConversation> {
+        let not_exists = "attribute_not_exists(pk)";
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put(to_item(&ConversationItem::new(conversation))?, not_exists)?);
+        // Put every member, and check that each one other than the creator exists.
+        let mut checked = Vec::new();
+        for (user_id, role) in members {
+            let member = MemberItem::new(&conversation.id, user_id, *role, &conversation.created_at);
+            request = request.transact_items(self.put(to_item(&member)?, not_exists)?);
+            if *user_id != conversation.created_by {
+                request = request.transact_items(self.exists_check(keys::user(user_id), keys::PROFILE)?);
+                checked.push(user_id.clone());
+            }
+        }
+        match request.send().await {
+            Ok(_) => Ok(CreateConversation::Created),
+            Err(e) => {
+                let failed = failed_conditions(e)?;
+                // Layout: META, then per member its put and (for others) its check.
+                let mut index = 1;
+                for (user_id, _) in members {
+                    index += 1;
+                    if *user_id != conversation.created_by {
+                        if failed.get(index) == Some(&true) {
+                            return Ok(CreateConversation::UserMissing(user_id.clone()));
+                        }
+                        index += 1;
+                    }
+                }
+                Err(ChatError::internal(format!("conversation creation cancelled: {failed:?}")))
+            }
+        }
+    }
+
+    async fn get_conversation_meta(&self, conversation_id: &str) -> Result<Option<Conversation>> {
+        match self.get(keys::conversation(conversation_id), keys::META).await? {
+            Some(item) => Ok(Some(from_item::<ConversationItem>(item)?.into_conversation())),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_conversation_metas(&self, conversation_ids: &[String]) -> Result<Vec<Conversation>> {
+        let batches = conversation_ids.chunks(100).map(|chunk| self.batch_get_metas(chunk));
+        let mut out = Vec::with_capacity(conversation_ids.len());
+        for batch in futures::future::join_all(batches).await {
+            out.extend(batch?);
+        }
+        Ok(out)
+    }
+
+    async fn get_member(&self, conversation_id: &str, user_id: &str) -> Result<Option<Member>> {
+        match self.get(keys::conversation(conversation_id), &keys::member(user_id)).await? {
+            Some(item) => Ok(Some(from_item::<MemberItem>(item)?.into_member())),
+            None => Ok(None),
+        }
+    }
+
+    async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :conv)")
+            .expression_attribute_values(":pk", s(keys::user(user_id)))
+            .expression_attribute_values(":conv", s(keys::CONV_PREFIX))
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(sdk_error)?.items.unwrap_or_default() {
+                let member: MemberItem = from_item(item)?;
+                let Some(conversation_id) = member.pk.strip_prefix(keys::CONV_PREFIX).map(str::to_string) else {
+                    continue;
+                };
+                out.push(Membership { conversation_id, member: member.into_member() });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn add_member(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        rule: &AddRule,
+        max_members: u32,
+    ) -> Result<AddMember> {
+        let pk = keys::conversation(conversation_id);
+        let joined_at = crate::domain::time::rfc3339(chrono::Utc::now());
+        let member = MemberItem::new(conversation_id, user_id, MemberRole::Member, &joined_at);
+        // The count and its bound live on META; joining a room also proves it is a room.
+        let (meta_condition, kind) = match rule {
+            AddRule::ByMember { .. } => ("attribute_exists(pk) AND memberCount < :max AND #kind <> :room", "room"),
+            AddRule::JoinRoom => ("attribute_exists(pk) AND memberCount < :max AND #kind = :room", "room"),
+        };
+        let count = Update::builder()
+            .table_name(&self.table)
+            .key(keys::PK, s(&pk))
+            .key(keys::SK, s(keys::META))
+            .update_expression("ADD memberCount :one")
+            .condition_expression(meta_condition)
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max_members as i64))
+            .expression_attribute_values(":room", s(kind))
+            .build()
+            .map_err(ChatError::internal)?;
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put(to_item(&member)?, "attribute_not_exists(pk)")?)
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .transact_items(self.exists_check(keys::user(user_id), keys::PROFILE)?);
+        if let AddRule::ByMember { caller } = rule {
+            request = request.transact_items(self.exists_check(pk.clone(), &keys::member(caller))?);
+        }
+        let failed = match request.send().await {
+            Ok(_) => return Ok(AddMember::Added(member.into_member())),
+            Err(e) => failed_conditions(e)?,
+        };
+        let failed_at = |i: usize| failed.get(i) == Some(&true);
+        // The caller's own standing first: a non-member learns nothing else.
+        if failed_at(3) {
+            return Ok(AddMember::NotAllowed);
+        }
+        if failed_at(0) {
+            return Ok(AddMember::AlreadyMember);
+        }
+        if failed_at(1) {
+            // Missing, wrong kind, or full: tell them apart with one read.
+            return Ok(match self.get_conversation_meta(conversation_id).await? {
+                Some(c) if c.member_count >= max_members && matches!(
+                    (rule, c.kind),
+                    (AddRule::JoinRoom, ConversationKind::Room) | (AddRule::ByMember { .. }, ConversationKind::Group)
+                ) => AddMember::Full,
+                _ => AddMember::NotAllowed,
+            });
+        }
+        if failed_at(2) {
+            return Ok(AddMember::UserMissing);
+        }
+        Err(ChatError::internal(format!("add member cancelled: {failed:?}")))
+    }
+
+    async fn remove_member(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        by_owner: Option<&str>,
+    ) -> Result<RemoveMember> {
+        let pk = keys::conversation(conversation_id);
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key(keys::PK, s(&pk))
+            .key(keys::SK, s(keys::member(user_id)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(ChatError::internal)?;
+        let count = Update::builder()
+            .table_name(&self.table)
+            .key(keys::PK, s(&pk))
+            .key(keys::SK, s(keys::META))
+            .update_expression("ADD memberCount :minus")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":minus", n(-1))
+            .build()
+            .map_err(ChatError::internal)?;
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().update(count).build());
+        if let Some(owner) = by_owner {
+            let is_owner = ConditionCheck::builder()
+                .table_name(&self.table)
+                .key(keys::PK, s(&pk))
+                .key(keys::SK, s(keys::member(owner)))
+                .condition_expression("attribute_exists(pk) AND #role = :owner")
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":owner", s("owner"))
+                .build()
+                .map_err(ChatError::internal)?;
+            request = request.transact_items(TransactWriteItem::builder().condition_check(is_owner).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(RemoveMember::Removed),
+            Err(e) => {
+                let failed = failed_conditions(e)?;
+                if failed.get(2) == Some(&true) {
+                    Ok(RemoveMember::NotOwner)
+                } else if failed.first() == Some(&true) {
+                    Ok(RemoveMember::NotMember)
+                } else {
+                    Err(ChatError::internal(format!("remove member cancelled: {failed:?}")))
+                }
+            }
+        }
+    }
+
+    async fn set_last_message(&self, message: &Message) -> Result<()> {
+        let snapshot: AttributeValue =
+            serde_dynamo::to_attribute_value(message).map_err(ChatError::internal)?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::conversation(&message.conversation_id)))
+            .key(keys::SK, s(keys::META))
+            .update_expression("SET lastMessageId = :id, lastMessage = :m, lastActivityAt = :at")
+            // Newer wins; an edit or delete of the newest message (same id) replaces its snapshot.
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(lastMessageId) OR lastMessageId <= :id)")
+            .expression_attribute_values(":id", s(&message.id))
+            .expression_attribute_values(":m", snapshot)
+            .expression_attribute_values(":at", s(&message.created_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn get_message(&self, conversation_id: &str, message_id: &str) -> Result<Option<Message>> {
+        match self.get(keys::conversation(conversation_id), &keys::message(message_id)).await? {
+            Some(item) => Ok(Some(from_item::<MessageItem>(item)?.into_message())),
+            None => Ok(None),
+        }
+    }
+
+    async fn change_message(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        sender_id: &str,
+        change: &MessageChange,
+    ) -> Result<ChangedMessage> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::conversation(conversation_id)))
+            .key(keys::SK, s(keys::message(message_id)))
+            .expression_attribute_values(":me", s(sender_id))
+            .expression_attribute_names("#content", "content")
+            .expression_attribute_names("#deleted", "deleted")
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let request = match change {
+            MessageChange::Edit { content, edited_at } => request
+                .update_expression("SET #content = :c, editedAt = :at")
+                .condition_expression("attribute_exists(pk) AND senderId = :me AND #deleted = :no")
+                .expression_attribute_values(":c", s(content))
+                .expression_attribute_values(":at", s(edited_at))
+                .expression_attribute_values(":no", AttributeValue::Bool(false)),
+            MessageChange::Delete { deleted_at } => request
+                .update_expression("SET #deleted = :yes, deletedAt = if_not_exists(deletedAt, :at) REMOVE #content")
+                .condition_expression("attribute_exists(pk) AND senderId = :me")
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .expression_attribute_values(":at", s(deleted_at)),
+        };
+        match request.send().await {
+            Ok(out) => match out.attributes {
+                Some(item) => Ok(ChangedMessage::Changed(from_item::<MessageItem>(item)?.into_message())),
+                None => Err(ChatError::internal("update returned no item")),
+            },
+            Err(e) => {
+                let Some(se) = e.as_service_error().filter(|se| se.is_conditional_check_failed_exception()) else {
+                    return Err(sdk_error(e));
+                };
+                let old = match se {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+                        c.item.clone()
+                    }
+                    _ => None,
+                };
+                match old.map(from_item::<MessageItem>).transpose()? {
+                    None => Ok(ChangedMessage::NotFound),
+                    Some(m) if m.sender_id != sender_id => Ok(ChangedMessage::NotSender),
+                    Some(m) => Ok(ChangedMessage::Deleted(m.into_message())),
+                }
+            }
+        }
+    }
+
+    async fn count_unread(&self, conversation_id: &str, user_id: &str, floor: Option<&str>, cap: u32) -> Result<u32> {
+        // Keys after the floor (exclusive): start at the floor's key plus the lowest character.
+        let lo = match floor {
+            Some(id) => format!("{}\u{0}", keys::message(id)),
+            None => keys::MSG_PREFIX.to_string(),
+        };
+        let mut count = 0u32;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                .filter_expression("senderId <> :me AND #deleted <> :yes")
+                .expression_attribute_names("#deleted", "deleted")
+                .expression_attribute_values(":pk", s(keys::conversation(conversation_id)))
+                .expression_attribute_values(":lo", s(&lo))
+                .expression_attribute_values(":hi", s(keys::MSG_END))
+                .expression_attribute_values(":me", s(user_id))
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .select(Select::Count)
+                // Limit bounds the items read (and paid for) per page, before the filter.
+                .limit(cap.clamp(1, 1000) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            count += out.count.max(0) as u32;
+            match out.last_evaluated_key {
+                Some(key) if count < cap && !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(count.min(cap))
+    }
+
+    async fn move_pointer(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        pointer: Pointer,
+        message_id: &str,
+        at: &str,
+    ) -> Result<PointerMove> {
+        let (id_attr, at_attr) = match pointer {
+            Pointer::Delivered => ("lastDeliveredId", "lastDeliveredAt"),
+            Pointer::Read => ("lastReadId", "lastReadAt"),
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::conversation(conversation_id)))
+            .key(keys::SK, s(keys::member(user_id)))
+            .update_expression(format!("SET {id_attr} = :id, {at_attr} = :at"))
+            .condition_expression(format!("attribute_exists(pk) AND (attribute_not_exists({id_attr}) OR {id_attr} < :id)"))
+            .expression_attribute_values(":id", s(message_id))
+            .expression_attribute_values(":at", s(at))
+            .return_values(ReturnValue::UpdatedOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let text = |item: &Item, k: &str| match item.get(k) {
+            Some(AttributeValue::S(v)) => Some(v.clone()),
+            _ => None,
+        };
+        match result {
+            Ok(out) => Ok(PointerMove::Moved { previous: out.attributes.as_ref().and_then(|a| text(a, id_attr)) }),
+            Err(e) => {
+                let Some(se) = e.as_service_error().filter(|se| se.is_conditional_check_failed_exception()) else {
+                    return Err(sdk_error(e));
+                };
+                let old = match se {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+                        c.item.clone()
+                    }
+                    _ => None,
+                };
+                match old {
+                    Some(item) if !item.is_empty() => Ok(PointerMove::NotForward { current: text(&item, id_attr) }),
+                    _ => Ok(PointerMove::NotMember),
+                }
+            }
+        }
+    }
+
+    async fn senders_between(
+        &self,
+        conversation_id: &str,
+        after: Option<&str>,
+        up_to: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let lo = match after {
+            Some(id) => format!("{}\u{0}", keys::message(id)),
+            None => keys::MSG_PREFIX.to_string(),
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(keys::conversation(conversation_id)))
+            .expression_attribute_values(":lo", s(lo))
+            .expression_attribute_values(":hi", s(keys::message(up_to)))
+            .projection_expression("senderId")
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut senders: Vec<String> = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| match item.get("senderId") {
+                Some(AttributeValue::S(v)) => Some(v.clone()),
+                _ => None,
+            })
+            .collect();
+        senders.sort();
+        senders.dedup();
+        Ok(senders)
+    }
+
+    async fn clear_history(&self, conversation_id: &str, user_id: &str, before_id: &str) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::conversation(conversation_id)))
+            .key(keys::SK, s(keys::member(user_id)))
+            .update_expression("SET clearedBefore = :id")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(clearedBefore) OR clearedBefore < :id)")
+            .expression_attribute_values(":id", s(before_id))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    // A member whose clear point is already later: still a success.
+                    Ok(c.item.as_ref().is_some_and(|i| !i.is_empty()))
+                }
+                _ => Err(sdk_error(e)),
+            },
+        }
+    }
+}
+
+impl DynamoStore {
+    fn exists_check(&self, pk: String, sk: &str) -> Result<TransactWriteItem> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(ChatError::internal)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    async fn batch_get_metas(&self, ids: &[String]) -> Result<Vec<Conversation>> {
+        let keys: Vec<Item> = ids
+            .iter()
+            .map(|id| HashMap::from([(keys::PK.into(), s(keys::conversation(id))), (keys::SK.into(), s(keys::META))]))
+            .collect();
+        let mut request = Some(KeysAndAttributes::builder().set_keys(Some(keys)).build().map_err(ChatError::internal)?);
+        let mut out = Vec::with_capacity(ids.len());
+        // BatchGetItem may answer part of the keys (UnprocessedKeys): ask again for the rest.
+        for attempt in 0..8 {
+            let Some(keys_and_attributes) = request.take() else { break };
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            let answer = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, keys_and_attributes)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in answer.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                out.push(from_item::<ConversationItem>(item)?.into_conversation());
+            }
+            request = answer.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+        }
+        if request.is_some() {
+            return Err(ChatError::internal("BatchGetItem left keys unprocessed"));
+        }
+        Ok(out)
     }
 }

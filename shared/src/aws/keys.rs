@@ -26,6 +26,9 @@ pub const IDEM: &str = "IDEM";
 pub const CONN_PREFIX: &str = "CONN#";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub const MSG_PREFIX: &str = "MSG#";
+pub const CONV_PREFIX: &str = "CONV#";
+/// The sparse index over membership items (`gsi1pk = USER#{id}`, `gsi1sk = CONV#{id}`).
+pub const GSI1: &str = "gsi1";
 /// Sorts right after every `MSG#…` key ('$' follows '#').
 pub const MSG_END: &str = "MSG$";
 

@@ -27,6 +27,33 @@ pub struct Member {
     pub joined_at: String,
     pub last_delivered_id: Option<String>,
     pub last_read_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_delivered_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_read_at: Option<String>,
+    /// Where this member cleared its history: it sees only messages after this id. Private to
+    /// the member, so never serialised into other users' views.
+    #[serde(skip)]
+    pub cleared_before: Option<String>,
+}
+
+impl Member {
+    /// The newest of the pointers that hide older messages from this member's unread count.
+    pub fn unread_floor(&self) -> Option<&str> {
+        [self.last_read_id.as_deref(), self.cleared_before.as_deref()].into_iter().flatten().max()
+    }
+
+    /// Where this member's history starts (exclusive), after a clear.
+    pub fn history_floor(&self) -> Option<&str> {
+        self.cleared_before.as_deref()
+    }
+}
+
+/// A member's view of one of its conversations (the membership item, found through gsi1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Membership {
+    pub conversation_id: String,
+    pub member: Member,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,8 +66,74 @@ pub struct Conversation {
     pub name: Option<String>,
     pub created_at: String,
     pub created_by: String,
+    /// Members (direct, group and room); for rooms it grows by joins.
+    pub member_count: u32,
+    /// The newest message (as stored when it was sent, edited or deleted), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<crate::domain::Message>,
+    /// `createdAt` of the newest message, or of the conversation: the list's sort key.
+    pub last_activity_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members: Option<Vec<Member>>,
+    /// Messages from others after the caller's read pointer (in `GET /conversations` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread_count: Option<u32>,
+}
+
+/// Largest group or room (API Gateway fan-out stays well within one invocation at this size).
+pub const MAX_GROUP_MEMBERS: u32 = 1000;
+pub const MAX_ROOM_MEMBERS: u32 = 5000;
+/// Members named at creation: one transaction holds META + a put and a user check per member.
+pub const MAX_INITIAL_MEMBERS: usize = 40;
+pub const NAME_MAX: usize = 100;
+
+const GROUP_PREFIX: &str = "g-";
+const ROOM_PREFIX: &str = "r-";
+
+/// A new group or room id. The kind is visible in the id, so a reader knows without a read
+/// whether to load the member list (direct, group) or treat it as a public room.
+pub fn new_conversation_id(kind: ConversationKind) -> String {
+    let id = crate::domain::new_id();
+    match kind {
+        ConversationKind::Group => format!("{GROUP_PREFIX}{id}"),
+        ConversationKind::Room => format!("{ROOM_PREFIX}{id}"),
+        ConversationKind::Direct => unreachable!("direct ids are derived from their members"),
+    }
+}
+
+/// The kind an id names, for ids this service made.
+pub fn kind_of_id(id: &str) -> Option<ConversationKind> {
+    if direct_members(id).is_some() {
+        Some(ConversationKind::Direct)
+    } else if id.starts_with(GROUP_PREFIX) {
+        Some(ConversationKind::Group)
+    } else if id.starts_with(ROOM_PREFIX) {
+        Some(ConversationKind::Room)
+    } else {
+        None
+    }
+}
+
+pub fn validate_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
+        return Err(ChatError::invalid(format!("name must be 1-{NAME_MAX} printable characters")));
+    }
+    Ok(name.to_string())
+}
+
+/// The delivery status of `message_id` as its sender sees it: `read` once every other member's
+/// read pointer covers it, `delivered` once every other member's delivered pointer does.
+pub fn status_for(message_id: &str, sender: &str, members: &[Member]) -> &'static str {
+    let others: Vec<&Member> = members.iter().filter(|m| m.user_id != sender).collect();
+    let covers = |p: &Option<String>| p.as_deref().is_some_and(|p| p >= message_id);
+    if !others.is_empty() && others.iter().all(|m| covers(&m.last_read_id)) {
+        "read"
+    } else if !others.is_empty() && others.iter().all(|m| covers(&m.last_delivered_id) || covers(&m.last_read_id)) {
+        "delivered"
+    } else {
+        "sent"
+    }
 }
 
 const DIRECT_PREFIX: &str = "dm-";
@@ -89,6 +182,53 @@ mod tests {
         let a = ulid::Ulid::generate().to_string();
         // unsorted pairs are never produced, so they are not accepted either
         assert!(direct_members(&format!("dm-{a}-{a}")).is_none());
+    }
+
+    fn member(id: &str, delivered: Option<&str>, read: Option<&str>) -> Member {
+        Member {
+            user_id: id.into(),
+            role: MemberRole::Member,
+            joined_at: String::new(),
+            last_delivered_id: delivered.map(Into::into),
+            last_read_id: read.map(Into::into),
+            last_delivered_at: None,
+            last_read_at: None,
+            cleared_before: None,
+        }
+    }
+
+    #[test]
+    fn status_needs_every_other_member() {
+        let members = [member("a", None, None), member("b", Some("05"), Some("03")), member("c", Some("09"), None)];
+        // a is the sender: b and c count
+        assert_eq!(status_for("03", "a", &members), "delivered");
+        assert_eq!(status_for("06", "a", &members), "sent");
+        let members = [member("a", None, None), member("b", Some("05"), Some("05"))];
+        assert_eq!(status_for("05", "a", &members), "read");
+        assert_eq!(status_for("04", "a", &members), "read");
+        assert_eq!(status_for("06", "a", &members), "sent");
+        // alone in a conversation: nobody to deliver to
+        assert_eq!(status_for("01", "a", &members[..1]), "sent");
+    }
+
+    #[test]
+    fn ids_name_their_kind() {
+        assert_eq!(kind_of_id(&new_conversation_id(ConversationKind::Group)), Some(ConversationKind::Group));
+        assert_eq!(kind_of_id(&new_conversation_id(ConversationKind::Room)), Some(ConversationKind::Room));
+        let a = ulid::Ulid::generate().to_string();
+        let b = ulid::Ulid::generate().to_string();
+        assert_eq!(kind_of_id(&direct_conversation_id(&a, &b)), Some(ConversationKind::Direct));
+        assert_eq!(kind_of_id("x-1"), None);
+        assert!(validate_conversation_id(&new_conversation_id(ConversationKind::Room)).is_ok());
+    }
+
+    #[test]
+    fn floors_take_the_newest_pointer() {
+        let mut m = member("a", None, Some("05"));
+        assert_eq!(m.unread_floor(), Some("05"));
+        m.cleared_before = Some("07".into());
+        assert_eq!(m.unread_floor(), Some("07"));
+        assert_eq!(m.history_floor(), Some("07"));
     }
 
     #[test]

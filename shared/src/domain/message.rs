@@ -29,6 +29,10 @@ pub struct Message {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edited_at: Option<String>,
     pub deleted: bool,
+    /// `sent`, `delivered` or `read`, as the sender sees it (only on the sender's own messages,
+    /// in direct and group conversations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 pub const CLIENT_MSG_ID_MAX: usize = 64;
@@ -52,6 +56,17 @@ pub fn validate_content(content: &str, max_chars: usize) -> Result<()> {
 pub fn validate_client_msg_id(id: &str) -> Result<()> {
     if id.is_empty() || id.len() > CLIENT_MSG_ID_MAX || id.chars().any(|c| c.is_control()) {
         return Err(ChatError::invalid(format!("clientMsgId must be 1-{CLIENT_MSG_ID_MAX} printable characters")));
+    }
+    Ok(())
+}
+
+/// A pointer (read, delivered, sync) may name any time up to now: a client cannot mark messages
+/// that do not exist yet as read by naming an id from the future.
+pub fn validate_pointer_id(id: &str) -> Result<()> {
+    let ulid: ulid::Ulid = id.parse().map_err(|_| ChatError::invalid(format!("{id:?} is not a message id")))?;
+    let now_ms = chrono::Utc::now().timestamp_millis() as u64;
+    if ulid.timestamp_ms() > now_ms + 5_000 {
+        return Err(ChatError::invalid("messageId is in the future"));
     }
     Ok(())
 }

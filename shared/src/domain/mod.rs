@@ -5,7 +5,7 @@ pub mod message;
 pub mod time;
 pub mod user;
 
-pub use conversation::{Conversation, ConversationKind, Member, MemberRole};
+pub use conversation::{Conversation, ConversationKind, Member, MemberRole, Membership};
 pub use message::{Message, MessageKind};
 pub use user::User;
 

@@ -64,6 +64,57 @@ pub struct SendFields {
     pub client_msg_id: String,
 }
 
+/// `delivered` and `read`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptFields {
+    pub conversation_id: String,
+    pub message_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TypingState {
+    Start,
+    Stop,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingFields {
+    pub conversation_id: String,
+    pub state: TypingState,
+}
+
+/// `sync`: everything after `since` (or after the caller's delivered pointers), continuing
+/// after `cursor` for the next page.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncFields {
+    pub since: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// `join` / `leave` (rooms).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipFields {
+    pub conversation_id: String,
+}
+
+/// A pointer of one member, as `receipt` events and `sync` carry it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Receipt {
+    pub conversation_id: String,
+    pub user_id: String,
+    pub message_id: String,
+    /// `delivered` or `read`.
+    pub status: &'static str,
+    pub at: String,
+}
+
 /// Events the server pushes. `type` names the event on the wire.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type")]
@@ -77,6 +128,51 @@ pub enum ServerEvent {
     },
     #[serde(rename = "message.new")]
     MessageNew { message: Message },
+    #[serde(rename = "message.updated")]
+    MessageUpdated { message: Message },
+    #[serde(rename = "message.deleted")]
+    MessageDeleted { message: Message },
+    #[serde(rename = "receipt", rename_all = "camelCase")]
+    Receipt {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        #[serde(flatten)]
+        receipt: Receipt,
+    },
+    #[serde(rename = "typing", rename_all = "camelCase")]
+    Typing {
+        conversation_id: String,
+        user_id: String,
+        state: TypingState,
+        /// Seconds after which a `start` lapses unless renewed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires_in: Option<u64>,
+    },
+    #[serde(rename = "sync", rename_all = "camelCase")]
+    Sync {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        messages: Vec<Message>,
+        receipts: Vec<Receipt>,
+        has_more: bool,
+        cursor: Option<String>,
+    },
+    #[serde(rename = "member.joined", rename_all = "camelCase")]
+    MemberJoined {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        conversation_id: String,
+        user_id: String,
+        by: String,
+    },
+    #[serde(rename = "member.left", rename_all = "camelCase")]
+    MemberLeft {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        conversation_id: String,
+        user_id: String,
+        by: String,
+    },
     #[serde(rename = "pong", rename_all = "camelCase")]
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]

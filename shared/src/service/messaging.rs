@@ -1,16 +1,17 @@
-//! Conversations and messages: create a direct conversation, send, read history.
-
-use std::sync::Arc;
+//! Messages: open a direct conversation, send, edit, delete, read and clear history.
 
 use crate::App;
-use crate::domain::conversation::{direct_conversation_id, direct_members, validate_conversation_id};
+use crate::domain::conversation::{
+    ConversationKind, direct_conversation_id, direct_members, kind_of_id, status_for, validate_conversation_id,
+};
 use crate::domain::message::{validate_client_msg_id, validate_content, validate_message_id};
-use crate::domain::{Conversation, ConversationKind, Message, MessageKind, new_id, time};
-use crate::error::{ChatError, Result};
-use crate::ports::{CreateDirect, HistoryPage, StoredMessage};
+use crate::domain::{Conversation, Member, Message, MessageKind, new_id, time};
+use crate::error::{ChatError, ErrorCode, Result};
+use crate::ports::{ChangedMessage, CreateDirect, HistoryPage, MessageChange, StoredMessage};
 use crate::protocol::rest::MessagePage;
 use crate::protocol::ws::ServerEvent;
-use crate::service::delivery::Push;
+use crate::service::delivery::{Push, deliver};
+use crate::service::fanout;
 
 pub const HISTORY_DEFAULT_LIMIT: usize = 50;
 pub const HISTORY_MAX_LIMIT: usize = 100;
@@ -39,7 +40,7 @@ pub struct SendOutcome {
     pub pushes: Vec<Push>,
 }
 
-fn valid_user_id(id: &str) -> bool {
+pub(crate) fn valid_user_id(id: &str) -> bool {
     id.len() == 26 && id.parse::<ulid::Ulid>().is_ok()
 }
 
@@ -65,7 +66,11 @@ async fn create_direct(app: &App, id: &str, caller: &str, other: &str) -> Result
         name: None,
         created_at: time::rfc3339(time::now()),
         created_by: caller.to_string(),
+        member_count: 2,
+        last_message: None,
+        last_activity_at: String::new(),
         members: None,
+        unread_count: None,
     };
     match app.store.create_direct_conversation(&conversation, [caller, other]).await? {
         CreateDirect::Created => Ok(true),
@@ -74,14 +79,14 @@ async fn create_direct(app: &App, id: &str, caller: &str, other: &str) -> Result
     }
 }
 
-/// The conversation with its members, for a member; `not_found` for anyone else, so
-/// existence never leaks.
+/// The conversation with its members, for a member (rooms: for anyone); `not_found` for anyone
+/// else, so existence never leaks.
 pub async fn get_conversation(app: &App, caller: &str, id: &str) -> Result<Conversation> {
     validate_conversation_id(id)?;
     let Some((mut conversation, members)) = app.store.get_conversation(id).await? else {
         return Err(ChatError::not_found("conversation"));
     };
-    if !members.iter().any(|m| m.user_id == caller) {
+    if conversation.kind != ConversationKind::Room && !members.iter().any(|m| m.user_id == caller) {
         return Err(ChatError::not_found("conversation"));
     }
     conversation.members = Some(members);
@@ -91,8 +96,9 @@ pub async fn get_conversation(app: &App, caller: &str, id: &str) -> Result<Conve
 /// Stores a message and returns the pushes: `message.sent` to the sending connection,
 /// `message.new` to every other open connection of every member.
 ///
-/// Critical path for a direct conversation: one round of concurrent calls (the conditional
-/// transaction ‖ each member's connection query), since the id names both members.
+/// Critical path: a direct conversation's id names both members, so the conditional transaction
+/// and both members' connection queries run in one wave. Groups and rooms read the member list in
+/// that wave and the members' connections in a second one.
 pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
     validate_client_msg_id(&input.client_msg_id)?;
     if input.attachment_id.is_some() {
@@ -124,24 +130,24 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
         return Err(ChatError::not_found("conversation"));
     }
 
+    let id = new_id();
     let message = Message {
-        id: new_id(),
+        created_at: time::rfc3339_of_ulid(id.parse().map_err(ChatError::internal)?),
+        id,
         conversation_id: conversation_id.clone(),
         sender_id: input.sender_id.clone(),
         kind: input.kind.unwrap_or(MessageKind::Text),
         content: Some(content.to_string()),
         client_msg_id: Some(input.client_msg_id.clone()),
-        created_at: String::new(),
         edited_at: None,
         deleted: false,
+        status: None,
     };
-    let message =
-        Message { created_at: time::rfc3339_of_ulid(message.id.parse().map_err(ChatError::internal)?), ..message };
     let idempotency_expires_at = time::now().timestamp() + app.config.idempotency_ttl_secs;
 
     let (stored, targets) = tokio::join!(
         app.store.put_message(&message, idempotency_expires_at),
-        connections_of_members(app, &conversation_id, direct)
+        recipients(app, &conversation_id, direct)
     );
     let stored = match stored? {
         StoredMessage::NotMember if recipient.is_some() => {
@@ -158,39 +164,45 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
     };
     let targets = targets?;
 
-    let mut pushes = Vec::with_capacity(targets.len());
+    let mut pushes = Vec::with_capacity(targets.len() + 1);
     if let Some(origin) = &input.origin_connection {
         let sent = ServerEvent::MessageSent {
             request_id: input.request_id.clone(),
             client_msg_id: input.client_msg_id.clone(),
             message: message.clone(),
         };
-        pushes.push(Push {
-            user_id: input.sender_id.clone(),
-            connection_id: origin.clone(),
-            payload: sent.to_json().into(),
-        });
+        pushes.push(fanout::reply(&input.sender_id, origin, &sent));
     }
     // A resend pushes `message.new` again (clients dedupe by id): the first attempt may have
     // stored the message and then died before its pushes. Never for a first message that lives
     // in another conversation (a clientMsgId reused elsewhere): its members may differ.
     if !duplicate || message.conversation_id == conversation_id {
-        let new: Arc<str> = ServerEvent::MessageNew { message: message.clone() }.to_json().into();
-        for (user_id, connection_id) in targets {
-            if Some(&connection_id) != input.origin_connection.as_ref() {
-                pushes.push(Push { user_id, connection_id, payload: new.clone() });
-            }
-        }
+        let new = ServerEvent::MessageNew { message: message.clone() };
+        pushes.extend(fanout::pushes_to(targets, &new, input.origin_connection.as_deref()));
     }
     Ok(SendOutcome { message, duplicate, pushes })
 }
 
-/// `(user id, connection id)` of every open connection of every member.
-async fn connections_of_members(
-    app: &App,
-    conversation_id: &str,
-    direct: Option<[String; 2]>,
-) -> Result<Vec<(String, String)>> {
+/// `send_message`, then its pushes, with the conversation's "last message" written alongside
+/// them (off the critical path: nobody waits for the list order to be updated).
+pub async fn send_and_deliver(app: &App, input: SendInput) -> Result<SendOutcome> {
+    let mut outcome = send_message(app, input).await?;
+    let pushes = std::mem::take(&mut outcome.pushes);
+    let touch = async {
+        if !outcome.duplicate
+            && let Err(e) = app.store.set_last_message(&outcome.message).await
+        {
+            tracing::warn!(error = %e, "could not record the conversation's last message");
+        }
+    };
+    tokio::join!(deliver(app, pushes), touch);
+    Ok(outcome)
+}
+
+/// `(user id, connection id)` of every open connection of every member. A direct conversation
+/// names its members; others read the member list (empty when the conversation is unknown: the
+/// transaction then refuses the message anyway).
+async fn recipients(app: &App, conversation_id: &str, direct: Option<[String; 2]>) -> Result<Vec<(String, String)>> {
     let members: Vec<String> = match direct {
         Some(pair) => pair.to_vec(),
         None => match app.store.get_conversation(conversation_id).await? {
@@ -198,12 +210,95 @@ async fn connections_of_members(
             None => Vec::new(),
         },
     };
-    let lookups = members.iter().map(|user_id| app.store.connections_of(user_id));
-    let mut targets = Vec::new();
-    for (user_id, connections) in members.iter().zip(futures::future::join_all(lookups).await) {
-        targets.extend(connections?.into_iter().map(|c| (user_id.clone(), c)));
+    fanout::connections_of(app, &members).await
+}
+
+/// The caller's standing in a conversation, read with the members when statuses are needed.
+struct Reader {
+    /// The caller's member item (None: a non-member reading a room).
+    me: Option<Member>,
+    /// Every member, for message statuses (direct and group only).
+    members: Option<Vec<Member>>,
+}
+
+/// Who may read `conversation_id`: members, and anyone for rooms. One wave: the member list for
+/// direct and group conversations (statuses need it), the caller's item and META for rooms.
+async fn reader(app: &App, caller: &str, conversation_id: &str) -> Result<Reader> {
+    if kind_of_id(conversation_id) == Some(ConversationKind::Room) {
+        let (meta, me) =
+            tokio::join!(app.store.get_conversation_meta(conversation_id), app.store.get_member(conversation_id, caller));
+        if meta?.is_none() {
+            return Err(ChatError::not_found("conversation"));
+        }
+        return Ok(Reader { me: me?, members: None });
     }
-    Ok(targets)
+    let Some((_, members)) = app.store.get_conversation(conversation_id).await? else {
+        return Err(ChatError::not_found("conversation"));
+    };
+    let me = members.iter().find(|m| m.user_id == caller).cloned();
+    if me.is_none() {
+        return Err(ChatError::not_found("conversation"));
+    }
+    Ok(Reader { me, members: Some(members) })
+}
+
+/// The member list and the caller's item, for a member only (404 otherwise, rooms included).
+async fn members_for_member(app: &App, caller: &str, conversation_id: &str) -> Result<Vec<Member>> {
+    validate_conversation_id(conversation_id)?;
+    match app.store.get_conversation(conversation_id).await? {
+        Some((_, members)) if members.iter().any(|m| m.user_id == caller) => Ok(members),
+        _ => Err(ChatError::not_found("conversation")),
+    }
+}
+
+/// Edits (`Some(content)`) or deletes (`None`) the caller's own message and tells every member.
+pub async fn change_message(
+    app: &App,
+    caller: &str,
+    conversation_id: &str,
+    message_id: &str,
+    content: Option<&str>,
+) -> Result<(Message, Vec<Push>)> {
+    validate_message_id(message_id).map_err(|_| ChatError::not_found("message"))?;
+    let change = match content {
+        Some(content) => {
+            validate_content(content, app.config.max_content_chars)?;
+            MessageChange::Edit { content: content.to_string(), edited_at: time::rfc3339(time::now()) }
+        }
+        None => MessageChange::Delete { deleted_at: time::rfc3339(time::now()) },
+    };
+    let members = members_for_member(app, caller, conversation_id).await?;
+    let user_ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+    let (changed, targets) = tokio::join!(
+        app.store.change_message(conversation_id, message_id, caller, &change),
+        fanout::connections_of(app, &user_ids)
+    );
+    let message = match changed? {
+        ChangedMessage::Changed(message) => message,
+        ChangedMessage::NotFound => return Err(ChatError::not_found("message")),
+        ChangedMessage::NotSender => {
+            return Err(ChatError::new(ErrorCode::Forbidden, "only the sender may change a message"));
+        }
+        ChangedMessage::Deleted(_) => return Err(ChatError::conflict("the message was deleted")),
+    };
+    let event = match change {
+        MessageChange::Edit { .. } => ServerEvent::MessageUpdated { message: message.clone() },
+        MessageChange::Delete { .. } => ServerEvent::MessageDeleted { message: message.clone() },
+    };
+    // The list shows the newest message: replace its snapshot if this is the one.
+    app.store.set_last_message(&message).await?;
+    Ok((message.clone(), fanout::pushes_to(targets?, &event, None)))
+}
+
+/// Hides the conversation's history up to now from the caller (others keep theirs).
+pub async fn clear_history(app: &App, caller: &str, conversation_id: &str) -> Result<()> {
+    validate_conversation_id(conversation_id)?;
+    // A fresh id: every message stored before this moment sorts below it.
+    if app.store.clear_history(conversation_id, caller, &new_id()).await? {
+        Ok(())
+    } else {
+        Err(ChatError::not_found("conversation"))
+    }
 }
 
 /// History for a member: newest first (`before`, or no cursor) or oldest first (`after`).
@@ -232,17 +327,31 @@ pub async fn history(
         }
         (None, None) => HistoryPage::Before(None),
     };
-    // Membership and the page are read concurrently; a non-member sees nothing of the page.
-    let (member, listed) = tokio::join!(
-        app.store.is_member(conversation_id, caller),
-        app.store.list_messages(conversation_id, &page, limit)
-    );
-    if !member? {
-        return Err(ChatError::not_found("conversation"));
-    }
-    let (messages, more) = listed?;
+    // The reader's standing and the page are read concurrently; a non-member sees nothing of
+    // the page. A cleared history hides what is at or below its point, so the page is
+    // trimmed here (the floor is known only after the read).
+    let (reader, listed) =
+        tokio::join!(reader(app, caller, conversation_id), app.store.list_messages(conversation_id, &page, None, limit));
+    let reader = reader?;
+    let floor = reader.me.as_ref().and_then(|m| m.history_floor().map(str::to_string));
+    let (messages, more) = match floor {
+        None => listed?,
+        // Rare (after a clear): read again with the floor in the key condition.
+        Some(floor) => app.store.list_messages(conversation_id, &page, Some(&floor), limit).await?,
+    };
+    let messages = with_status(messages, caller, reader.members.as_deref());
     let next_cursor = if more { messages.last().map(|m| m.id.clone()) } else { None };
     Ok(MessagePage { messages, next_cursor })
+}
+
+/// `status` on the caller's own messages, from the other members' pointers.
+pub fn with_status(mut messages: Vec<Message>, caller: &str, members: Option<&[Member]>) -> Vec<Message> {
+    if let Some(members) = members {
+        for m in messages.iter_mut().filter(|m| m.sender_id == caller && !m.deleted) {
+            m.status = Some(status_for(&m.id, caller, members).to_string());
+        }
+    }
+    messages
 }
 
 #[cfg(test)]

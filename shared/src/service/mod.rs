@@ -3,5 +3,10 @@
 
 pub mod auth;
 pub mod connections;
+pub mod conversations;
 pub mod delivery;
+pub mod fanout;
 pub mod messaging;
+pub mod receipts;
+pub mod sync;
+pub mod typing;

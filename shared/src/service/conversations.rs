@@ -1,0 +1,292 @@
+//! Groups and rooms: create, list (most recent activity first, with unread counts), membership.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+use crate::App;
+use crate::domain::conversation::{
+    MAX_GROUP_MEMBERS, MAX_INITIAL_MEMBERS, MAX_ROOM_MEMBERS, new_conversation_id, validate_conversation_id,
+    validate_name,
+};
+use crate::domain::{Conversation, ConversationKind, MemberRole, Membership, time};
+use crate::error::{ChatError, ErrorCode, Result};
+use crate::ports::{AddMember, AddRule, CreateConversation, RemoveMember};
+use crate::protocol::rest::{ConversationPage, CreateConversationBody, UnreadCount, UnreadSummary};
+use crate::protocol::ws::ServerEvent;
+use crate::service::delivery::Push;
+use crate::service::{fanout, messaging};
+
+pub const LIST_DEFAULT_LIMIT: usize = 20;
+pub const LIST_MAX_LIMIT: usize = 100;
+/// Unread counts read at most this many messages per conversation (clients show "999+").
+pub const UNREAD_CAP: u32 = 1000;
+
+/// `POST /conversations`: returns the conversation with its members and whether it is new.
+pub async fn create(app: &App, caller: &str, body: CreateConversationBody) -> Result<(Conversation, bool)> {
+    let kind = match body.kind.as_str() {
+        "direct" => {
+            let other = body.user_id.ok_or_else(|| ChatError::invalid("missing field `userId`"))?;
+            return messaging::open_direct(app, caller, &other).await;
+        }
+        "group" => ConversationKind::Group,
+        "room" => ConversationKind::Room,
+        other => return Err(ChatError::invalid(format!("unknown conversation type {other:?}"))),
+    };
+    let name = validate_name(body.name.as_deref().ok_or_else(|| ChatError::invalid("missing field `name`"))?)?;
+    let mut others: Vec<String> = body.member_ids.unwrap_or_default();
+    if kind == ConversationKind::Room && !others.is_empty() {
+        return Err(ChatError::invalid("rooms are public: members join themselves (no `memberIds`)"));
+    }
+    others.sort();
+    others.dedup();
+    others.retain(|id| id != caller);
+    if others.len() > MAX_INITIAL_MEMBERS {
+        return Err(ChatError::invalid(format!(
+            "at most {MAX_INITIAL_MEMBERS} memberIds at creation; add more with POST /conversations/{{id}}/members"
+        )));
+    }
+    if let Some(bad) = others.iter().find(|id| !messaging::valid_user_id(id)) {
+        return Err(ChatError::not_found(&format!("user {bad}")));
+    }
+    let now = time::rfc3339(time::now());
+    let mut members = vec![(caller.to_string(), MemberRole::Owner)];
+    members.extend(others.into_iter().map(|id| (id, MemberRole::Member)));
+    let conversation = Conversation {
+        id: new_conversation_id(kind),
+        kind,
+        name: Some(name),
+        created_at: now.clone(),
+        created_by: caller.to_string(),
+        member_count: members.len() as u32,
+        last_message: None,
+        last_activity_at: now,
+        members: None,
+        unread_count: None,
+    };
+    match app.store.create_conversation(&conversation, &members).await? {
+        CreateConversation::Created => {}
+        CreateConversation::UserMissing(id) => return Err(ChatError::not_found(&format!("user {id}"))),
+    }
+    Ok((messaging::get_conversation(app, caller, &conversation.id).await?, true))
+}
+
+/// The list cursor: the last item's sort key, opaque to clients.
+fn encode_cursor(c: &Conversation) -> String {
+    B64.encode(format!("{}|{}", c.last_activity_at, c.id))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(String, String)> {
+    let bad = || ChatError::invalid("invalid cursor");
+    let text = String::from_utf8(B64.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    Ok((at.to_string(), id.to_string()))
+}
+
+/// Newest activity first; ties by id, so the order is total and the cursor exact.
+fn newest_first(a: &Conversation, b: &Conversation) -> std::cmp::Ordering {
+    b.last_activity_at.cmp(&a.last_activity_at).then_with(|| b.id.cmp(&a.id))
+}
+
+/// `GET /conversations`: the caller's memberships (gsi1) → their conversation items (BatchGet)
+/// → sorted by last activity → the page's unread counts. Three waves; no item is written per
+/// member per message, so a message costs the same in a 2-member and a 1,000-member room.
+pub async fn list(app: &App, caller: &str, limit: Option<usize>, cursor: Option<&str>) -> Result<ConversationPage> {
+    let limit = limit.unwrap_or(LIST_DEFAULT_LIMIT);
+    if !(1..=LIST_MAX_LIMIT).contains(&limit) {
+        return Err(ChatError::invalid(format!("limit must be between 1 and {LIST_MAX_LIMIT}")));
+    }
+    let after = cursor.map(decode_cursor).transpose()?;
+    let memberships = app.store.memberships(caller).await?;
+    let ids: Vec<String> = memberships.iter().map(|m| m.conversation_id.clone()).collect();
+    let mut conversations = app.store.get_conversation_metas(&ids).await?;
+    conversations.sort_by(newest_first);
+    if let Some((at, id)) = &after {
+        conversations.retain(|c| (c.last_activity_at.as_str(), c.id.as_str()) < (at.as_str(), id.as_str()));
+    }
+    let more = conversations.len() > limit;
+    conversations.truncate(limit);
+    let counts = unread_counts(app, caller, &memberships, &conversations).await?;
+    for (conversation, count) in conversations.iter_mut().zip(counts) {
+        conversation.unread_count = Some(count);
+        // The caller's cleared history hides the last message too.
+        let floor = memberships
+            .iter()
+            .find(|m| m.conversation_id == conversation.id)
+            .and_then(|m| m.member.history_floor().map(str::to_string));
+        if let (Some(floor), Some(last)) = (floor, &conversation.last_message)
+            && last.id <= floor
+        {
+            conversation.last_message = None;
+        }
+    }
+    let next_cursor = if more { conversations.last().map(encode_cursor) } else { None };
+    Ok(ConversationPage { conversations, next_cursor })
+}
+
+/// Unread counts of `conversations`, concurrently: messages from others after the caller's read
+/// pointer (or cleared point), deleted ones excluded, counted up to [`UNREAD_CAP`].
+async fn unread_counts(
+    app: &App,
+    caller: &str,
+    memberships: &[Membership],
+    conversations: &[Conversation],
+) -> Result<Vec<u32>> {
+    let counts = conversations.iter().map(|c| {
+        let floor = memberships
+            .iter()
+            .find(|m| m.conversation_id == c.id)
+            .and_then(|m| m.member.unread_floor().map(str::to_string));
+        // Nothing newer than the floor: no read needed.
+        let idle = match (&floor, &c.last_message) {
+            (_, None) => true,
+            (Some(floor), Some(last)) => last.id <= *floor,
+            (None, Some(_)) => false,
+        };
+        async move {
+            if idle { Ok(0) } else { app.store.count_unread(&c.id, caller, floor.as_deref(), UNREAD_CAP).await }
+        }
+    });
+    futures::future::join_all(counts).await.into_iter().collect()
+}
+
+/// `GET /unread`: every conversation with unread messages, and the total.
+pub async fn unread(app: &App, caller: &str) -> Result<UnreadSummary> {
+    let memberships = app.store.memberships(caller).await?;
+    let ids: Vec<String> = memberships.iter().map(|m| m.conversation_id.clone()).collect();
+    let mut conversations = app.store.get_conversation_metas(&ids).await?;
+    conversations.sort_by(newest_first);
+    let counts = unread_counts(app, caller, &memberships, &conversations).await?;
+    let conversations: Vec<UnreadCount> = conversations
+        .iter()
+        .zip(counts)
+        .filter(|(_, count)| *count > 0)
+        .map(|(c, count)| UnreadCount { conversation_id: c.id.clone(), count })
+        .collect();
+    Ok(UnreadSummary { total: conversations.iter().map(|c| c.count).sum(), conversations })
+}
+
+/// Adds `user_id` (group: by a member; room: the caller joins). Returns the new member's event
+/// pushes; adding an existing member is a no-op success without pushes.
+pub async fn add_member(
+    app: &App,
+    caller: &str,
+    conversation_id: &str,
+    user_id: Option<&str>,
+) -> Result<Vec<Push>> {
+    validate_conversation_id(conversation_id)?;
+    let user_id = user_id.unwrap_or(caller);
+    if !messaging::valid_user_id(user_id) {
+        return Err(ChatError::not_found("user"));
+    }
+    let (rule, max) = match crate::domain::conversation::kind_of_id(conversation_id) {
+        Some(ConversationKind::Room) if user_id != caller => {
+            return Err(ChatError::new(ErrorCode::Forbidden, "rooms are joined by the user itself"));
+        }
+        Some(ConversationKind::Room) => (AddRule::JoinRoom, MAX_ROOM_MEMBERS),
+        Some(ConversationKind::Group) => (AddRule::ByMember { caller: caller.to_string() }, MAX_GROUP_MEMBERS),
+        Some(ConversationKind::Direct) => {
+            // Members of a direct conversation are fixed; others learn nothing.
+            return match app.store.is_member(conversation_id, caller).await? {
+                true => Err(ChatError::new(ErrorCode::Forbidden, "direct conversations have exactly two members")),
+                false => Err(ChatError::not_found("conversation")),
+            };
+        }
+        None => return Err(ChatError::not_found("conversation")),
+    };
+    match app.store.add_member(conversation_id, user_id, &rule, max).await? {
+        AddMember::Added(_) => {}
+        AddMember::AlreadyMember => return Ok(Vec::new()),
+        AddMember::NotAllowed => return Err(ChatError::not_found("conversation")),
+        AddMember::UserMissing => return Err(ChatError::not_found("user")),
+        AddMember::Full => return Err(ChatError::new(ErrorCode::Forbidden, format!("the conversation is full ({max})"))),
+    }
+    let event = ServerEvent::MemberJoined {
+        request_id: None,
+        conversation_id: conversation_id.to_string(),
+        user_id: user_id.to_string(),
+        by: caller.to_string(),
+    };
+    to_members(app, conversation_id, &[], &event).await
+}
+
+/// Removes `user_id`: the caller itself (leave), or someone else by the owner. `member.left`
+/// goes to the remaining members and to the one who left.
+pub async fn remove_member(
+    app: &App,
+    caller: &str,
+    conversation_id: &str,
+    user_id: &str,
+) -> Result<Vec<Push>> {
+    validate_conversation_id(conversation_id)?;
+    if !messaging::valid_user_id(user_id) {
+        return Err(ChatError::not_found("member"));
+    }
+    if crate::domain::conversation::kind_of_id(conversation_id) == Some(ConversationKind::Direct) {
+        return match app.store.is_member(conversation_id, caller).await? {
+            true => Err(ChatError::new(ErrorCode::Forbidden, "direct conversations have exactly two members")),
+            false => Err(ChatError::not_found("conversation")),
+        };
+    }
+    let by_owner = (user_id != caller).then_some(caller);
+    match app.store.remove_member(conversation_id, user_id, by_owner).await? {
+        RemoveMember::Removed => {}
+        RemoveMember::NotMember if by_owner.is_none() => return Err(ChatError::not_found("conversation")),
+        RemoveMember::NotMember => {
+            // The caller is the owner (checked in the same transaction only when the target
+            // exists): tell "no such member" apart from "not your conversation".
+            return match app.store.get_member(conversation_id, caller).await? {
+                Some(_) => Err(ChatError::not_found("member")),
+                None => Err(ChatError::not_found("conversation")),
+            };
+        }
+        RemoveMember::NotOwner => {
+            return match app.store.get_member(conversation_id, caller).await? {
+                Some(_) => Err(ChatError::new(ErrorCode::Forbidden, "only the owner may remove others")),
+                None => Err(ChatError::not_found("conversation")),
+            };
+        }
+    }
+    let event = ServerEvent::MemberLeft {
+        request_id: None,
+        conversation_id: conversation_id.to_string(),
+        user_id: user_id.to_string(),
+        by: caller.to_string(),
+    };
+    to_members(app, conversation_id, &[user_id.to_string()], &event).await
+}
+
+/// One event to every member's connections, plus `extra` users (e.g. the one who just left).
+async fn to_members(app: &App, conversation_id: &str, extra: &[String], event: &ServerEvent) -> Result<Vec<Push>> {
+    let mut users: Vec<String> = match app.store.get_conversation(conversation_id).await? {
+        Some((_, members)) => members.into_iter().map(|m| m.user_id).collect(),
+        None => Vec::new(),
+    };
+    users.extend(extra.iter().cloned());
+    users.sort();
+    users.dedup();
+    fanout::to_users(app, &users, event, None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let c = Conversation {
+            id: "g-01".into(),
+            kind: ConversationKind::Group,
+            name: None,
+            created_at: String::new(),
+            created_by: String::new(),
+            member_count: 1,
+            last_message: None,
+            last_activity_at: "2026-11-24T10:00:00.000Z".into(),
+            members: None,
+            unread_count: None,
+        };
+        assert_eq!(decode_cursor(&encode_cursor(&c)).unwrap(), (c.last_activity_at.clone(), c.id.clone()));
+        assert!(decode_cursor("%%%").is_err());
+        assert!(decode_cursor(&B64.encode("no-separator")).is_err());
+    }
+}

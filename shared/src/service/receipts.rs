@@ -1,0 +1,79 @@
+//! Delivered and read pointers: one write per receipt (not per message), forward only, and
+//! `receipt` events to the senders of the messages a receipt newly covers.
+
+use crate::App;
+use crate::domain::conversation::validate_conversation_id;
+use crate::domain::message::validate_pointer_id;
+use crate::domain::time;
+use crate::error::{ChatError, Result};
+use crate::ports::{Pointer, PointerMove};
+use crate::protocol::ws::{Receipt, ServerEvent};
+use crate::service::delivery::Push;
+use crate::service::fanout;
+
+/// Messages scanned to find the senders a receipt concerns (a receipt covering more tells the
+/// senders of the newest ones; older senders see the pointer on their next read or sync).
+const SENDER_SCAN_LIMIT: usize = 500;
+
+pub struct ReceiptInput<'a> {
+    pub caller: &'a str,
+    pub conversation_id: &'a str,
+    pub message_id: &'a str,
+    pub pointer: Pointer,
+    /// The connection that asked (it gets the answer with `request_id`), if any.
+    pub origin: Option<&'a str>,
+    pub request_id: Option<String>,
+}
+
+/// Moves the pointer (a read moves the delivered pointer too) and returns the pushes: `receipt`
+/// to the senders of newly covered messages, to the caller's other devices for `read`, and to
+/// the asking connection (with its pointer as it now stands, moved or not).
+pub async fn mark(app: &App, input: ReceiptInput<'_>) -> Result<Vec<Push>> {
+    validate_conversation_id(input.conversation_id)?;
+    validate_pointer_id(input.message_id)?;
+    let at = time::rfc3339(time::now());
+    let (id, caller) = (input.conversation_id, input.caller);
+    let moved = match input.pointer {
+        Pointer::Delivered => app.store.move_pointer(id, caller, Pointer::Delivered, input.message_id, &at).await?,
+        Pointer::Read => {
+            // Read implies delivered: both pointers move, each only forward, concurrently.
+            let (read, delivered) = tokio::join!(
+                app.store.move_pointer(id, caller, Pointer::Read, input.message_id, &at),
+                app.store.move_pointer(id, caller, Pointer::Delivered, input.message_id, &at)
+            );
+            delivered?;
+            read?
+        }
+    };
+    let status = match input.pointer {
+        Pointer::Delivered => "delivered",
+        Pointer::Read => "read",
+    };
+    let (previous, current) = match moved {
+        PointerMove::NotMember => return Err(ChatError::not_found("conversation")),
+        PointerMove::Moved { previous } => (Some(previous), input.message_id.to_string()),
+        PointerMove::NotForward { current } => (None, current.unwrap_or_else(|| input.message_id.to_string())),
+    };
+    let receipt = Receipt {
+        conversation_id: id.to_string(),
+        user_id: caller.to_string(),
+        message_id: current.clone(),
+        status,
+        at: at.clone(),
+    };
+    let mut pushes = Vec::new();
+    if let Some(origin) = input.origin {
+        let answer = ServerEvent::Receipt { request_id: input.request_id.clone(), receipt: receipt.clone() };
+        pushes.push(fanout::reply(caller, origin, &answer));
+    }
+    // Nothing moved: nobody else needs to hear it again.
+    let Some(previous) = previous else { return Ok(pushes) };
+    let mut users = app.store.senders_between(id, previous.as_deref(), &current, SENDER_SCAN_LIMIT).await?;
+    users.retain(|u| u != caller);
+    if input.pointer == Pointer::Read {
+        users.push(caller.to_string());
+    }
+    let event = ServerEvent::Receipt { request_id: None, receipt };
+    pushes.extend(fanout::to_users(app, &users, &event, input.origin).await?);
+    Ok(pushes)
+}

@@ -1,0 +1,150 @@
+//! `sync`: what a client missed while offline, across all its conversations, in id order.
+//!
+//! Each conversation is read from a lower bound: `since` when given, else the caller's delivered
+//! pointer there; never below its cleared-history point, and after `cursor` on later pages. The
+//! pages of all conversations are merged by id (ULIDs sort by time across conversations), so a
+//! page holds the globally oldest missed messages and `cursor` (the last id returned) resumes
+//! exactly after them: nothing is skipped and nothing comes twice.
+
+use crate::App;
+use crate::domain::conversation::{ConversationKind, kind_of_id};
+use crate::domain::message::validate_pointer_id;
+use crate::domain::{Membership, Message};
+use crate::error::{ChatError, Result};
+use crate::ports::HistoryPage;
+use crate::protocol::ws::Receipt;
+use crate::service::fanout::bounded;
+
+pub const SYNC_DEFAULT_LIMIT: usize = 100;
+pub const SYNC_MAX_LIMIT: usize = 100;
+/// Conversations read at once.
+const CONCURRENT_READS: usize = 32;
+/// The smallest ULID: "from the beginning".
+const ZERO_ID: &str = "00000000000000000000000000";
+
+pub struct SyncPage {
+    pub messages: Vec<Message>,
+    pub receipts: Vec<Receipt>,
+    pub has_more: bool,
+    pub cursor: Option<String>,
+}
+
+pub async fn sync(
+    app: &App,
+    caller: &str,
+    since: Option<&str>,
+    cursor: Option<&str>,
+    limit: Option<usize>,
+) -> Result<SyncPage> {
+    let limit = limit.unwrap_or(SYNC_DEFAULT_LIMIT);
+    if !(1..=SYNC_MAX_LIMIT).contains(&limit) {
+        return Err(ChatError::invalid(format!("limit must be between 1 and {SYNC_MAX_LIMIT}")));
+    }
+    for id in [since, cursor].into_iter().flatten() {
+        validate_pointer_id(id)?;
+    }
+    let memberships = app.store.memberships(caller).await?;
+    let reads = memberships
+        .iter()
+        .map(|m| {
+            let page = HistoryPage::After(lower_bound(m, since, cursor).unwrap_or(ZERO_ID).to_string());
+            let store = app.store.clone();
+            let conversation_id = m.conversation_id.clone();
+            async move { store.list_messages(&conversation_id, &page, None, limit).await }
+        })
+        .collect();
+    let pages = bounded(reads, CONCURRENT_READS).await;
+    let mut messages = Vec::new();
+    let mut has_more = false;
+    for page in pages {
+        let (page, more) = page?;
+        has_more |= more;
+        messages.extend(page);
+    }
+    messages.sort_by(|a, b| a.id.cmp(&b.id));
+    if messages.len() > limit {
+        has_more = true;
+        messages.truncate(limit);
+    }
+    let next = messages.last().map(|m| m.id.clone()).or_else(|| cursor.map(str::to_string));
+    // Receipts once per sync (on its first page): where the other members' pointers stand.
+    let receipts = if cursor.is_none() { receipts(app, caller, &memberships, since).await? } else { Vec::new() };
+    Ok(SyncPage { messages, receipts, has_more, cursor: next })
+}
+
+/// The id a conversation is read after, or None for "from the start".
+fn lower_bound<'a>(m: &'a Membership, since: Option<&'a str>, cursor: Option<&'a str>) -> Option<&'a str> {
+    let start = since.or(m.member.last_delivered_id.as_deref());
+    [start, m.member.cleared_before.as_deref(), cursor].into_iter().flatten().max()
+}
+
+/// Other members' delivered and read pointers in the caller's direct and group conversations,
+/// newer than `since` when given (rooms are left out: their pointers are not shown).
+async fn receipts(app: &App, caller: &str, memberships: &[Membership], since: Option<&str>) -> Result<Vec<Receipt>> {
+    let since_at = since.and_then(|id| id.parse::<ulid::Ulid>().ok()).map(crate::domain::time::rfc3339_of_ulid);
+    let reads = memberships
+        .iter()
+        .filter(|m| kind_of_id(&m.conversation_id) != Some(ConversationKind::Room))
+        .map(|m| {
+            let store = app.store.clone();
+            let id = m.conversation_id.clone();
+            async move {
+                let answer = store.get_conversation(&id).await;
+                (id, answer)
+            }
+        })
+        .collect();
+    let answers = bounded(reads, CONCURRENT_READS).await;
+    let mut out = Vec::new();
+    for (conversation_id, answer) in answers {
+        let Some((_, members)) = answer? else { continue };
+        for member in members.into_iter().filter(|m| m.user_id != caller) {
+            let pointers = [
+                ("delivered", member.last_delivered_id, member.last_delivered_at),
+                ("read", member.last_read_id, member.last_read_at),
+            ];
+            for (status, id, at) in pointers {
+                let (Some(message_id), Some(at)) = (id, at) else { continue };
+                if since_at.as_ref().is_some_and(|s| at <= *s) {
+                    continue;
+                }
+                out.push(Receipt { conversation_id: conversation_id.clone(), user_id: member.user_id.clone(), message_id, status, at });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.at.cmp(&b.at));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Member, MemberRole};
+
+    fn membership(delivered: Option<&str>, cleared: Option<&str>) -> Membership {
+        Membership {
+            conversation_id: "g-1".into(),
+            member: Member {
+                user_id: "u".into(),
+                role: MemberRole::Member,
+                joined_at: String::new(),
+                last_delivered_id: delivered.map(Into::into),
+                last_read_id: None,
+                last_delivered_at: None,
+                last_read_at: None,
+                cleared_before: cleared.map(Into::into),
+            },
+        }
+    }
+
+    #[test]
+    fn bounds_take_the_highest_pointer() {
+        let m = membership(Some("05"), None);
+        assert_eq!(lower_bound(&m, None, None), Some("05"));
+        assert_eq!(lower_bound(&m, Some("02"), None), Some("02"), "since replaces the delivered pointer");
+        assert_eq!(lower_bound(&m, Some("02"), Some("04")), Some("04"), "the cursor resumes a page");
+        let m = membership(None, Some("07"));
+        assert_eq!(lower_bound(&m, Some("02"), None), Some("07"), "never below a cleared history");
+        assert_eq!(lower_bound(&membership(None, None), None, None), None);
+    }
+}

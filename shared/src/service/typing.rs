@@ -1,0 +1,30 @@
+//! Typing indicators: relayed, never stored. A `start` lapses after [`TYPING_EXPIRES_SECS`]
+//! unless renewed, which receivers are told in `expiresIn`, so a lost `stop` cannot stick.
+
+use crate::App;
+use crate::domain::conversation::validate_conversation_id;
+use crate::error::{ChatError, Result};
+use crate::protocol::ws::{ServerEvent, TypingState};
+use crate::service::delivery::Push;
+use crate::service::fanout;
+
+pub const TYPING_EXPIRES_SECS: u64 = 10;
+
+/// `typing` to the other members' connections (never back to the typist's own devices).
+pub async fn relay(app: &App, caller: &str, conversation_id: &str, state: TypingState) -> Result<Vec<Push>> {
+    validate_conversation_id(conversation_id)?;
+    let Some((_, members)) = app.store.get_conversation(conversation_id).await? else {
+        return Err(ChatError::not_found("conversation"));
+    };
+    if !members.iter().any(|m| m.user_id == caller) {
+        return Err(ChatError::not_found("conversation"));
+    }
+    let others: Vec<String> = members.into_iter().map(|m| m.user_id).filter(|u| u != caller).collect();
+    let event = ServerEvent::Typing {
+        conversation_id: conversation_id.to_string(),
+        user_id: caller.to_string(),
+        state,
+        expires_in: (state == TypingState::Start).then_some(TYPING_EXPIRES_SECS),
+    };
+    fanout::to_users(app, &others, &event, None).await
+}

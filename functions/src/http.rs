@@ -62,7 +62,8 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
         }
         ("POST", ["conversations"]) => {
             let user = caller(app, req)?;
-            let (conversation, created) = conversations::create(app, &user, body::<CreateConversationBody>(req)?).await?;
+            let (conversation, created) =
+                conversations::create(app, &user, body::<CreateConversationBody>(req)?).await?;
             json(if created { 201 } else { 200 }, &conversation)
         }
         ("GET", ["conversations"]) => {

@@ -171,7 +171,8 @@ pub async fn default(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Resul
             "leave" => {
                 let fields: MembershipFields = frame.fields()?;
                 let pushes =
-                    conversations::remove_member(app, &caller.user_id, &fields.conversation_id, &caller.user_id).await?;
+                    conversations::remove_member(app, &caller.user_id, &fields.conversation_id, &caller.user_id)
+                        .await?;
                 Ok(with_answer(pushes, &caller, &fields.conversation_id, request_id, false))
             }
             other => Err(ChatError::invalid(format!("unknown action {:?}", truncate(other, 64)))),
@@ -190,8 +191,7 @@ fn with_answer(
     joined: bool,
 ) -> Vec<Push> {
     pushes.retain(|p| p.connection_id != caller.connection_id);
-    let (conversation_id, user_id, by) =
-        (conversation_id.to_string(), caller.user_id.clone(), caller.user_id.clone());
+    let (conversation_id, user_id, by) = (conversation_id.to_string(), caller.user_id.clone(), caller.user_id.clone());
     let event = if joined {
         ServerEvent::MemberJoined { request_id, conversation_id, user_id, by }
     } else {

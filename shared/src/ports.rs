@@ -94,9 +94,13 @@ pub enum Pointer {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PointerMove {
     /// Moved forward from `previous`.
-    Moved { previous: Option<String> },
+    Moved {
+        previous: Option<String>,
+    },
     /// Already at or past the id: pointers never move back.
-    NotForward { current: Option<String> },
+    NotForward {
+        current: Option<String>,
+    },
     NotMember,
 }
 

@@ -68,6 +68,10 @@ impl TestEnv {
 
     /// `overrides` may set any `CHAT_*` variable of the config.
     pub async fn start_with(overrides: impl Fn(&str) -> Option<String>) -> TestEnv {
+        // Logs only when asked for (RUST_LOG=warn cargo test ...): internal errors show their cause.
+        if std::env::var_os("RUST_LOG").is_some() {
+            chat::telemetry::init_pretty_logs();
+        }
         let endpoint = aws_endpoint();
         let table = format!("chat-e2e-{}", chat::domain::new_id().to_lowercase());
         let config = Config::from_lookup(|key| {

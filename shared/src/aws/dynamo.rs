@@ -574,9 +574,8 @@ impl Store for DynamoStore {
         members: [&str; 2],
     ) -> Result<CreateDirect> {
         let meta = ConversationItem::new(conversation);
-        let member = |user_id: &str| {
-            MemberItem::new(&conversation.id, user_id, MemberRole::Member, &conversation.created_at)
-        };
+        let member =
+            |user_id: &str| MemberItem::new(&conversation.id, user_id, MemberRole::Member, &conversation.created_at);
         let other = if members[0] == conversation.created_by { members[1] } else { members[0] };
         let other_exists = ConditionCheck::builder()
             .table_name(&self.table)
@@ -882,10 +881,16 @@ impl Store for DynamoStore {
         if failed_at(1) {
             // Missing, wrong kind, or full: tell them apart with one read.
             return Ok(match self.get_conversation_meta(conversation_id).await? {
-                Some(c) if c.member_count >= max_members && matches!(
-                    (rule, c.kind),
-                    (AddRule::JoinRoom, ConversationKind::Room) | (AddRule::ByMember { .. }, ConversationKind::Group)
-                ) => AddMember::Full,
+                Some(c)
+                    if c.member_count >= max_members
+                        && matches!(
+                            (rule, c.kind),
+                            (AddRule::JoinRoom, ConversationKind::Room)
+                                | (AddRule::ByMember { .. }, ConversationKind::Group)
+                        ) =>
+                {
+                    AddMember::Full
+                }
                 _ => AddMember::NotAllowed,
             });
         }
@@ -951,8 +956,7 @@ impl Store for DynamoStore {
     }
 
     async fn set_last_message(&self, message: &Message) -> Result<()> {
-        let snapshot: AttributeValue =
-            serde_dynamo::to_attribute_value(message).map_err(ChatError::internal)?;
+        let snapshot: AttributeValue = serde_dynamo::to_attribute_value(message).map_err(ChatError::internal)?;
         let result = self
             .client
             .update_item()
@@ -961,7 +965,9 @@ impl Store for DynamoStore {
             .key(keys::SK, s(keys::META))
             .update_expression("SET lastMessageId = :id, lastMessage = :m, lastActivityAt = :at")
             // Newer wins; an edit or delete of the newest message (same id) replaces its snapshot.
-            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(lastMessageId) OR lastMessageId <= :id)")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(lastMessageId) OR lastMessageId <= :id)",
+            )
             .expression_attribute_values(":id", s(&message.id))
             .expression_attribute_values(":m", snapshot)
             .expression_attribute_values(":at", s(&message.created_at))
@@ -1092,7 +1098,9 @@ impl Store for DynamoStore {
             .key(keys::PK, s(keys::conversation(conversation_id)))
             .key(keys::SK, s(keys::member(user_id)))
             .update_expression(format!("SET {id_attr} = :id, {at_attr} = :at"))
-            .condition_expression(format!("attribute_exists(pk) AND (attribute_not_exists({id_attr}) OR {id_attr} < :id)"))
+            .condition_expression(format!(
+                "attribute_exists(pk) AND (attribute_not_exists({id_attr}) OR {id_attr} < :id)"
+            ))
             .expression_attribute_values(":id", s(message_id))
             .expression_attribute_values(":at", s(at))
             .return_values(ReturnValue::UpdatedOld)
@@ -1170,7 +1178,9 @@ impl Store for DynamoStore {
             .key(keys::PK, s(keys::conversation(conversation_id)))
             .key(keys::SK, s(keys::member(user_id)))
             .update_expression("SET clearedBefore = :id")
-            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(clearedBefore) OR clearedBefore < :id)")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(clearedBefore) OR clearedBefore < :id)",
+            )
             .expression_attribute_values(":id", s(before_id))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()

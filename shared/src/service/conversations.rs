@@ -131,21 +131,22 @@ async fn unread_counts(
     memberships: &[Membership],
     conversations: &[Conversation],
 ) -> Result<Vec<u32>> {
-    let counts = conversations.iter().map(|c| {
-        let floor = memberships
-            .iter()
-            .find(|m| m.conversation_id == c.id)
-            .and_then(|m| m.member.unread_floor().map(str::to_string));
-        // Nothing newer than the floor: no read needed.
-        let idle = match (&floor, &c.last_message) {
-            (_, None) => true,
-            (Some(floor), Some(last)) => last.id <= *floor,
-            (None, Some(_)) => false,
-        };
-        async move {
-            if idle { Ok(0) } else { app.store.count_unread(&c.id, caller, floor.as_deref(), UNREAD_CAP).await }
-        }
-    });
+    let counts =
+        conversations.iter().map(|c| {
+            let floor = memberships
+                .iter()
+                .find(|m| m.conversation_id == c.id)
+                .and_then(|m| m.member.unread_floor().map(str::to_string));
+            // Nothing newer than the floor: no read needed.
+            let idle = match (&floor, &c.last_message) {
+                (_, None) => true,
+                (Some(floor), Some(last)) => last.id <= *floor,
+                (None, Some(_)) => false,
+            };
+            async move {
+                if idle { Ok(0) } else { app.store.count_unread(&c.id, caller, floor.as_deref(), UNREAD_CAP).await }
+            }
+        });
     futures::future::join_all(counts).await.into_iter().collect()
 }
 
@@ -167,12 +168,7 @@ pub async fn unread(app: &App, caller: &str) -> Result<UnreadSummary> {
 
 /// Adds `user_id` (group: by a member; room: the caller joins). Returns the new member's event
 /// pushes; adding an existing member is a no-op success without pushes.
-pub async fn add_member(
-    app: &App,
-    caller: &str,
-    conversation_id: &str,
-    user_id: Option<&str>,
-) -> Result<Vec<Push>> {
+pub async fn add_member(app: &App, caller: &str, conversation_id: &str, user_id: Option<&str>) -> Result<Vec<Push>> {
     validate_conversation_id(conversation_id)?;
     let user_id = user_id.unwrap_or(caller);
     if !messaging::valid_user_id(user_id) {
@@ -183,6 +179,13 @@ pub async fn add_member(
             return Err(ChatError::new(ErrorCode::Forbidden, "rooms are joined by the user itself"));
         }
         Some(ConversationKind::Room) => (AddRule::JoinRoom, MAX_ROOM_MEMBERS),
+        // Adding oneself to a group: only a member may add, and a member is already in.
+        Some(ConversationKind::Group) if user_id == caller => {
+            return match app.store.is_member(conversation_id, caller).await? {
+                true => Ok(Vec::new()),
+                false => Err(ChatError::not_found("conversation")),
+            };
+        }
         Some(ConversationKind::Group) => (AddRule::ByMember { caller: caller.to_string() }, MAX_GROUP_MEMBERS),
         Some(ConversationKind::Direct) => {
             // Members of a direct conversation are fixed; others learn nothing.
@@ -198,7 +201,9 @@ pub async fn add_member(
         AddMember::AlreadyMember => return Ok(Vec::new()),
         AddMember::NotAllowed => return Err(ChatError::not_found("conversation")),
         AddMember::UserMissing => return Err(ChatError::not_found("user")),
-        AddMember::Full => return Err(ChatError::new(ErrorCode::Forbidden, format!("the conversation is full ({max})"))),
+        AddMember::Full => {
+            return Err(ChatError::new(ErrorCode::Forbidden, format!("the conversation is full ({max})")));
+        }
     }
     let event = ServerEvent::MemberJoined {
         request_id: None,
@@ -211,12 +216,7 @@ pub async fn add_member(
 
 /// Removes `user_id`: the caller itself (leave), or someone else by the owner. `member.left`
 /// goes to the remaining members and to the one who left.
-pub async fn remove_member(
-    app: &App,
-    caller: &str,
-    conversation_id: &str,
-    user_id: &str,
-) -> Result<Vec<Push>> {
+pub async fn remove_member(app: &App, caller: &str, conversation_id: &str, user_id: &str) -> Result<Vec<Push>> {
     validate_conversation_id(conversation_id)?;
     if !messaging::valid_user_id(user_id) {
         return Err(ChatError::not_found("member"));

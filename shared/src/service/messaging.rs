@@ -225,8 +225,10 @@ struct Reader {
 /// direct and group conversations (statuses need it), the caller's item and META for rooms.
 async fn reader(app: &App, caller: &str, conversation_id: &str) -> Result<Reader> {
     if kind_of_id(conversation_id) == Some(ConversationKind::Room) {
-        let (meta, me) =
-            tokio::join!(app.store.get_conversation_meta(conversation_id), app.store.get_member(conversation_id, caller));
+        let (meta, me) = tokio::join!(
+            app.store.get_conversation_meta(conversation_id),
+            app.store.get_member(conversation_id, caller)
+        );
         if meta?.is_none() {
             return Err(ChatError::not_found("conversation"));
         }
@@ -330,8 +332,10 @@ pub async fn history(
     // The reader's standing and the page are read concurrently; a non-member sees nothing of
     // the page. A cleared history hides what is at or below its point, so the page is
     // trimmed here (the floor is known only after the read).
-    let (reader, listed) =
-        tokio::join!(reader(app, caller, conversation_id), app.store.list_messages(conversation_id, &page, None, limit));
+    let (reader, listed) = tokio::join!(
+        reader(app, caller, conversation_id),
+        app.store.list_messages(conversation_id, &page, None, limit)
+    );
     let reader = reader?;
     let floor = reader.me.as_ref().and_then(|m| m.history_floor().map(str::to_string));
     let (messages, more) = match floor {

@@ -108,7 +108,13 @@ async fn receipts(app: &App, caller: &str, memberships: &[Membership], since: Op
                 if since_at.as_ref().is_some_and(|s| at <= *s) {
                     continue;
                 }
-                out.push(Receipt { conversation_id: conversation_id.clone(), user_id: member.user_id.clone(), message_id, status, at });
+                out.push(Receipt {
+                    conversation_id: conversation_id.clone(),
+                    user_id: member.user_id.clone(),
+                    message_id,
+                    status,
+                    at,
+                });
             }
         }
     }

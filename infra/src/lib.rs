@@ -2,6 +2,7 @@
 //! `@connections`) built from template.yaml, the emulator start-up, and the resource bootstrap.
 //! Nothing here knows about chat; it only knows API Gateway and the template.
 
+pub mod aws_proxy;
 pub mod bootstrap;
 pub mod emulator;
 pub mod gateway;

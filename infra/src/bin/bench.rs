@@ -10,15 +10,12 @@
 //! Prints a Markdown report and writes it to bench/results.md.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
 use chat::Config;
+use chat_local::aws_proxy::AwsProxy;
 use chat_local::emulator::{Moto, default_venv, free_port};
 use chat_local::local::{self, LocalBackend};
 use futures::{SinkExt, StreamExt};
@@ -28,65 +25,9 @@ use tokio_tungstenite::tungstenite::Message;
 const DELAY_MS: u64 = 50;
 const SAMPLES: usize = 9;
 
-/// Counts and delays every request on its way to the emulator.
-struct Proxy {
-    upstream: String,
-    client: reqwest::Client,
-    delay_ms: AtomicU64,
-    counts: Mutex<BTreeMap<String, u64>>,
-}
-
-impl Proxy {
-    fn take_counts(&self) -> BTreeMap<String, u64> {
-        std::mem::take(&mut *self.counts.lock().unwrap())
-    }
-}
-
-async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body: Bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
-    let operation = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
-        .unwrap_or_else(|| format!("{} {}", parts.method, parts.uri.path()));
-    *proxy.counts.lock().unwrap().entry(operation.clone()).or_default() += 1;
-    let delay = proxy.delay_ms.load(Ordering::Relaxed);
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
-    let url = format!("{}{}", proxy.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-    let mut upstream = proxy.client.request(parts.method.clone(), url).body(body);
-    for (name, value) in &parts.headers {
-        if name != "host" && name != "content-length" {
-            upstream = upstream.header(name, value);
-        }
-    }
-    match upstream.send().await {
-        Ok(answer) => {
-            let status = answer.status();
-            let headers = answer.headers().clone();
-            let bytes = answer.bytes().await.unwrap_or_default();
-            if status.is_server_error() {
-                let head = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
-                tracing::warn!(%status, %operation, body = %head, "emulator error");
-            }
-            let mut response = (status, bytes).into_response();
-            for (name, value) in &headers {
-                if name != "content-length" && name != "transfer-encoding" {
-                    response.headers_mut().insert(name, value.clone());
-                }
-            }
-            response
-        }
-        Err(e) => (axum::http::StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    }
-}
-
 struct Bench {
     backend: LocalBackend,
-    proxy: Arc<Proxy>,
+    proxy: Arc<AwsProxy>,
     http: reqwest::Client,
 }
 
@@ -167,16 +108,7 @@ async fn main() {
     let started = Instant::now();
     eprintln!("bench: starting moto, the counting proxy and the gateway");
     let moto = Moto::start(&default_venv(), free_port()).expect("moto");
-    let proxy = Arc::new(Proxy {
-        upstream: moto.endpoint.clone(),
-        client: reqwest::Client::new(),
-        delay_ms: AtomicU64::new(0),
-        counts: Mutex::new(BTreeMap::new()),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
-    let router = Router::new().fallback(forward).with_state(proxy.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let (proxy, proxy_url) = AwsProxy::start(&moto.endpoint).await;
 
     let config = Config::from_lookup(|k| match k {
         "CHAT_TABLE" => Some("chat-bench".into()),

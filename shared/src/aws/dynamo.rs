@@ -94,6 +94,24 @@ fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T> {
     serde_dynamo::from_item(item).map_err(ChatError::internal)
 }
 
+/// A transaction cancelled only because another one touched the same items (no condition failed).
+fn is_transaction_conflict(e: &SdkError<TransactWriteItemsError>) -> bool {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(tce)) => {
+            let codes: Vec<Option<&str>> = tce.cancellation_reasons().iter().map(|r| r.code()).collect();
+            codes.contains(&Some("TransactionConflict")) && !codes.contains(&Some("ConditionalCheckFailed"))
+        }
+        Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
+        _ => false,
+    }
+}
+
+fn jitter_ms() -> u64 {
+    let mut byte = [0u8; 1];
+    let _ = getrandom::fill(&mut byte);
+    u64::from(byte[0] % 20)
+}
+
 /// Which items of a cancelled transaction failed their condition, by position.
 fn failed_conditions(e: SdkError<TransactWriteItemsError>) -> Result<Vec<bool>> {
     match e.into_service_error() {
@@ -667,17 +685,24 @@ impl Store for DynamoStore {
             .expression_attribute_values(":now", n(now_epoch()))
             .build()
             .map_err(ChatError::internal)?;
-        let result = self
+        let request = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().condition_check(is_member).build())
             .transact_items(self.put(to_item(&MessageItem::from_message(message))?, "attribute_not_exists(pk)")?)
-            .transact_items(TransactWriteItem::builder().put(idem_put).build())
-            .send()
-            .await;
-        let failed = match result {
-            Ok(_) => return Ok(StoredMessage::Stored),
-            Err(e) => failed_conditions(e)?,
+            .transact_items(TransactWriteItem::builder().put(idem_put).build());
+        // The sender's member item is also written by its receipts: a transaction that meets one
+        // in flight is cancelled with TransactionConflict, which is worth a quick retry.
+        let mut attempt = 0;
+        let failed = loop {
+            match request.clone().send().await {
+                Ok(_) => return Ok(StoredMessage::Stored),
+                Err(e) if attempt < 3 && is_transaction_conflict(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(10 * attempt + jitter_ms())).await;
+                }
+                Err(e) => break failed_conditions(e)?,
+            }
         };
         // Membership first: a non-member learns nothing, not even that the clientMsgId was used.
         if failed.first() == Some(&true) {

@@ -1,0 +1,125 @@
+//! A proxy between the functions and the AWS endpoint that counts every request by operation,
+//! can delay each one (to count sequential round trips), and can inject faults into a share of
+//! DynamoDB requests: refused before they reach the emulator (500), throttled (400), or carried
+//! out with their answer lost (500 after the write happened — the case idempotency exists for).
+//! Used by `make bench` and the fault tests.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+pub struct AwsProxy {
+    upstream: String,
+    client: reqwest::Client,
+    /// Added to every request, in milliseconds.
+    pub delay_ms: AtomicU64,
+    /// Share of DynamoDB requests that fail, in parts per thousand.
+    pub faults_per_mille: AtomicU64,
+    counts: Mutex<BTreeMap<String, u64>>,
+    faults: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl AwsProxy {
+    /// Serves the proxy on a random loopback port; returns it and its URL.
+    pub async fn start(upstream: &str) -> (Arc<AwsProxy>, String) {
+        let proxy = Arc::new(AwsProxy {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            client: reqwest::Client::new(),
+            delay_ms: AtomicU64::new(0),
+            faults_per_mille: AtomicU64::new(0),
+            counts: Mutex::new(BTreeMap::new()),
+            faults: Mutex::new(BTreeMap::new()),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+        let router = Router::new().fallback(forward).with_state(proxy.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        (proxy, url)
+    }
+
+    /// Requests seen since the last call, by operation (`Query`, `TransactWriteItems`, …).
+    pub fn take_counts(&self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut *self.counts.lock().expect("counts"))
+    }
+
+    /// Faults injected so far, by kind.
+    pub fn faults(&self) -> BTreeMap<&'static str, u64> {
+        self.faults.lock().expect("faults").clone()
+    }
+}
+
+fn random_per_mille() -> u64 {
+    let mut bytes = [0u8; 2];
+    let _ = getrandom::fill(&mut bytes);
+    u64::from(u16::from_le_bytes(bytes)) % 1000
+}
+
+fn dynamo_error(status: StatusCode, kind: &str) -> Response {
+    let body =
+        format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected by the test proxy"}}"#);
+    (status, [("content-type", "application/x-amz-json-1.0")], body).into_response()
+}
+
+async fn forward(State(proxy): State<Arc<AwsProxy>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body: Bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let operation = if target.is_empty() {
+        format!("{} {}", parts.method, parts.uri.path())
+    } else {
+        target.rsplit('.').next().unwrap_or(&target).to_string()
+    };
+    *proxy.counts.lock().expect("counts").entry(operation.clone()).or_default() += 1;
+    let delay = proxy.delay_ms.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    // One in three faults of each kind.
+    let fault = (target.starts_with("DynamoDB_")
+        && random_per_mille() < proxy.faults_per_mille.load(Ordering::Relaxed))
+    .then(|| ["refused", "throttled", "answer lost"][(random_per_mille() % 3) as usize]);
+    if let Some(kind) = fault {
+        *proxy.faults.lock().expect("faults").entry(kind).or_default() += 1;
+        match kind {
+            "refused" => return dynamo_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
+            "throttled" => return dynamo_error(StatusCode::BAD_REQUEST, "ThrottlingException"),
+            _ => {}
+        }
+    }
+    let url = format!("{}{}", proxy.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let mut upstream = proxy.client.request(parts.method.clone(), url).body(body);
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            upstream = upstream.header(name, value);
+        }
+    }
+    match upstream.send().await {
+        Ok(_) if fault.is_some() => dynamo_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
+        Ok(answer) => {
+            let status = answer.status();
+            let headers = answer.headers().clone();
+            let bytes = answer.bytes().await.unwrap_or_default();
+            if status.is_server_error() {
+                let head = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
+                tracing::warn!(%status, %operation, body = %head, "emulator error");
+            }
+            let mut response = (status, bytes).into_response();
+            for (name, value) in &headers {
+                if name != "content-length" && name != "transfer-encoding" {
+                    response.headers_mut().insert(name, value.clone());
+                }
+            }
+            response
+        }
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}

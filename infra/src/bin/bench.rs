@@ -69,6 +69,10 @@ impl Bench {
         }
     }
 
+    async fn connect_owned(&self, token: String) -> Socket {
+        self.connect(&token).await
+    }
+
     async fn connect(&self, token: &str) -> Socket {
         let url = format!("{}/?token={token}", self.backend.gateway.ws_url());
         tokio_tungstenite::connect_async(url).await.expect("handshake").0
@@ -320,6 +324,12 @@ async fn main() {
     let counts = bench.proxy.take_counts();
     let messages = (pairs * per_sender) as f64;
 
+    // ---- fan-out: one message to a big room, every member online
+    let room_size: usize = std::env::var("CHAT_BENCH_ROOM_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    eprintln!("bench: fan-out to a {room_size}-member room (set-up: members written straight to the table)");
+    let fanout = room_fanout(&bench, room_size).await;
+    eprintln!("bench: fan-out medians {:.0} ms to message.sent, {:.0} ms to the last member", fanout.sent_ms, fanout.all_ms);
+
     // ---- cost per message (direct, 2 members, one connection each), from the counts above
     let per_message = |op: &str| counts.get(op).copied().unwrap_or(0) as f64 / messages;
     let mut report = String::new();
@@ -364,10 +374,97 @@ async fn main() {
         "Cost per million direct messages (list prices, us-east-1): DynamoDB {wru} WRU + {rru} RRU = ${dynamo:.2}; API Gateway {apigw_messages:.1} messages = ${apigw:.2}; Lambda (256 MB, ~30 ms) ${lambda:.2}; **total ≈ ${:.2}**. The AWS sample chat app scans the whole connections table per message instead (cost grows with every connected user).\n",
         dynamo + apigw + lambda
     ));
+    report.push_str(&format!(
+        "\n## Fan-out: one message to a {room_size}-member room, every member connected\n\nMedian of {} sends; members joined by writing their items (joining {room_size} members through the API would push `member.joined` to everyone already in, n² pushes, which is what the API does but not what is measured here). Locally every AWS request goes through one moto process that serialises them; on AWS the lookups run 64 at a time.\n\n| measure | value |\n|---|---|\n| `send` → `message.sent` | {:.0} ms |\n| `send` → the last member's `message.new` | **{:.0} ms** |\n| AWS requests of one send | {:?} |\n| pushes of one send | {} |\n\nAPI Gateway's integration timeout is 29 s; the whole fan-out stays in the `send` invocation (no SQS hop) because it finishes in {:.1} % of that here, where every DynamoDB call queues behind the previous one in moto.\n",
+        fanout.samples, fanout.sent_ms, fanout.all_ms, fanout.requests, room_size, fanout.all_ms / 290.0
+    ));
     println!("{report}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench");
     std::fs::create_dir_all(&dir).ok();
     std::fs::write(dir.join("results.md"), &report).expect("write bench/results.md");
     eprintln!("bench: wrote bench/results.md");
     drop(moto);
+}
+
+struct Fanout {
+    samples: usize,
+    sent_ms: f64,
+    all_ms: f64,
+    requests: BTreeMap<String, u64>,
+}
+
+/// A room with `size` members (the owner and `size - 1` others written straight to the table),
+/// all connected; the owner sends, and the clock stops when the last member has the message.
+async fn room_fanout(bench: &Bench, size: usize) -> Fanout {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    let owner = bench.register("owner").await;
+    let (status, room) =
+        bench.call("POST", "/conversations", Some(&owner.access), Some(json!({"type":"room","name":"big"}))).await;
+    assert_eq!(status, 201, "{room}");
+    let room = room["id"].as_str().unwrap().to_string();
+    let dynamo = aws_sdk_dynamodb::Client::new(&bench.backend.sdk);
+    let table = bench.backend.app.config.table.clone();
+    let members: Vec<String> = (1..size).map(|_| chat::domain::new_id()).collect();
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    for chunk in members.chunks(25) {
+        let writes = chunk
+            .iter()
+            .map(|user| {
+                let put = PutRequest::builder()
+                    .item("pk", s(&format!("CONV#{room}")))
+                    .item("sk", s(&format!("MEMBER#{user}")))
+                    .item("gsi1pk", s(&format!("USER#{user}")))
+                    .item("gsi1sk", s(&format!("CONV#{room}")))
+                    .item("userId", s(user))
+                    .item("role", s("member"))
+                    .item("joinedAt", s("2026-01-01T00:00:00.000Z"))
+                    .build()
+                    .unwrap();
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect();
+        dynamo.batch_write_item().request_items(&table, writes).send().await.expect("write members");
+    }
+    dynamo
+        .update_item()
+        .table_name(&table)
+        .key("pk", s(&format!("CONV#{room}")))
+        .key("sk", s("META"))
+        .update_expression("SET memberCount = :n")
+        .expression_attribute_values(":n", AttributeValue::N(size.to_string()))
+        .send()
+        .await
+        .expect("member count");
+    let now = chrono::Utc::now().timestamp();
+    let mut sockets = Vec::with_capacity(members.len());
+    for chunk in members.chunks(50) {
+        let connects = chunk.iter().map(|user| {
+            let token = bench.backend.app.tokens.issue(user, now).unwrap();
+            bench.connect_owned(token)
+        });
+        sockets.extend(futures::future::join_all(connects).await);
+    }
+    let mut owner_ws = bench.connect(&owner.access).await;
+    let rounds = 3;
+    let (mut sent, mut all) = (Vec::new(), Vec::new());
+    let mut requests = BTreeMap::new();
+    for round in 0..rounds {
+        bench.proxy.take_counts();
+        let t = Instant::now();
+        let frame = json!({"action":"send","conversationId":room,"content":"to everyone","clientMsgId":format!("fan{round}")});
+        owner_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+        let waiters = sockets.iter_mut().map(|ws| async move {
+            recv_type(ws, "message.new").await;
+            Instant::now()
+        });
+        let owner_done = async {
+            recv_type(&mut owner_ws, "message.sent").await;
+            Instant::now()
+        };
+        let (owner_done, done) = tokio::join!(owner_done, futures::future::join_all(waiters));
+        sent.push(ms(owner_done.duration_since(t)));
+        all.push(ms(done.iter().map(|d| d.duration_since(t)).max().unwrap_or_default()));
+        requests = bench.proxy.take_counts();
+    }
+    Fanout { samples: rounds, sent_ms: median(sent), all_ms: median(all), requests }
 }

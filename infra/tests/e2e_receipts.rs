@@ -144,6 +144,15 @@ async fn typing_goes_to_the_other_members_only() {
     bob_ws.expect_none("typing", Duration::from_millis(300)).await;
     ann_phone.send(json!({"action": "typing", "conversationId": id, "state": "maybe"})).await;
     assert_eq!(ann_phone.recv_type("error").await["code"], "invalid_input");
+
+    // direct conversations: the other member only
+    let dm = direct(&env, &ann, &bob).await;
+    bob_ws.send(json!({"action": "typing", "conversationId": dm, "state": "start"})).await;
+    let t = ann_laptop.recv_type("typing").await;
+    assert_eq!((t["conversationId"].as_str(), t["userId"].as_str()), (Some(dm.as_str()), Some(bob.id.as_str())));
+    assert_eq!(ann_phone.recv_type("typing").await["conversationId"], dm.as_str());
+    cat_ws.expect_none("typing", Duration::from_millis(300)).await;
+    bob_ws.expect_none("typing", Duration::from_millis(100)).await;
 }
 
 #[tokio::test]

@@ -328,7 +328,10 @@ async fn main() {
     let room_size: usize = std::env::var("CHAT_BENCH_ROOM_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     eprintln!("bench: fan-out to a {room_size}-member room (set-up: members written straight to the table)");
     let fanout = room_fanout(&bench, room_size).await;
-    eprintln!("bench: fan-out medians {:.0} ms to message.sent, {:.0} ms to the last member", fanout.sent_ms, fanout.all_ms);
+    eprintln!(
+        "bench: fan-out medians {:.0} ms to message.sent, {:.0} ms to the last member",
+        fanout.sent_ms, fanout.all_ms
+    );
 
     // ---- cost per message (direct, 2 members, one connection each), from the counts above
     let per_message = |op: &str| counts.get(op).copied().unwrap_or(0) as f64 / messages;
@@ -451,7 +454,8 @@ async fn room_fanout(bench: &Bench, size: usize) -> Fanout {
     for round in 0..rounds {
         bench.proxy.take_counts();
         let t = Instant::now();
-        let frame = json!({"action":"send","conversationId":room,"content":"to everyone","clientMsgId":format!("fan{round}")});
+        let frame =
+            json!({"action":"send","conversationId":room,"content":"to everyone","clientMsgId":format!("fan{round}")});
         owner_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
         let waiters = sockets.iter_mut().map(|ws| async move {
             recv_type(ws, "message.new").await;

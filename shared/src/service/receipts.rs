@@ -2,7 +2,7 @@
 //! `receipt` events to the senders of the messages a receipt newly covers.
 
 use crate::App;
-use crate::domain::conversation::validate_conversation_id;
+use crate::domain::conversation::{direct_members, validate_conversation_id};
 use crate::domain::message::validate_pointer_id;
 use crate::domain::time;
 use crate::error::{ChatError, Result};
@@ -33,18 +33,31 @@ pub async fn mark(app: &App, input: ReceiptInput<'_>) -> Result<Vec<Push>> {
     validate_pointer_id(input.message_id)?;
     let at = time::rfc3339(time::now());
     let (id, caller) = (input.conversation_id, input.caller);
-    let moved = match input.pointer {
-        Pointer::Delivered => app.store.move_pointer(id, caller, Pointer::Delivered, input.message_id, &at).await?,
-        Pointer::Read => {
-            // Read implies delivered: both pointers move, each only forward, concurrently.
-            let (read, delivered) = tokio::join!(
-                app.store.move_pointer(id, caller, Pointer::Read, input.message_id, &at),
-                app.store.move_pointer(id, caller, Pointer::Delivered, input.message_id, &at)
-            );
-            delivered?;
-            read?
+    let move_pointers = async {
+        match input.pointer {
+            Pointer::Delivered => app.store.move_pointer(id, caller, Pointer::Delivered, input.message_id, &at).await,
+            Pointer::Read => {
+                // Read implies delivered: both pointers move, each only forward, concurrently.
+                let (read, delivered) = tokio::join!(
+                    app.store.move_pointer(id, caller, Pointer::Read, input.message_id, &at),
+                    app.store.move_pointer(id, caller, Pointer::Delivered, input.message_id, &at)
+                );
+                delivered?;
+                read
+            }
         }
     };
+    // A direct conversation names its two members: their connections are read in the same wave
+    // (and used only if the pointer moved and the caller is a member).
+    let direct = direct_members(id);
+    let prefetch = async {
+        match &direct {
+            Some(pair) => Some(fanout::connections_of(app, pair).await),
+            None => None,
+        }
+    };
+    let (moved, prefetched) = tokio::join!(move_pointers, prefetch);
+    let moved = moved?;
     let status = match input.pointer {
         Pointer::Delivered => "delivered",
         Pointer::Read => "read",
@@ -74,6 +87,10 @@ pub async fn mark(app: &App, input: ReceiptInput<'_>) -> Result<Vec<Push>> {
         users.push(caller.to_string());
     }
     let event = ServerEvent::Receipt { request_id: None, receipt };
-    pushes.extend(fanout::to_users(app, &users, &event, input.origin).await?);
+    let targets = match prefetched {
+        Some(targets) => targets?.into_iter().filter(|(user, _)| users.contains(user)).collect(),
+        None => fanout::connections_of(app, &users).await?,
+    };
+    pushes.extend(fanout::pushes_to(targets, &event, input.origin));
     Ok(pushes)
 }

@@ -137,6 +137,7 @@ async fn typing_goes_to_the_other_members_only() {
     let stop = bob_ws.recv_type("typing").await;
     assert_eq!(stop["state"], "stop");
     assert!(stop.get("expiresIn").is_none());
+    assert_eq!(cat_ws.recv_type("typing").await["state"], "stop");
 
     eve_ws.send(json!({"action": "typing", "conversationId": id, "state": "start", "requestId": "t"})).await;
     let err = eve_ws.recv_type("error").await;

@@ -9,7 +9,7 @@ use chat::App;
 use chat::error::ChatError;
 use chat::protocol::ws::{Frame, SendFields, ServerEvent, parse_frame};
 use chat::service::delivery::{Push, deliver};
-use chat::service::{connections, messaging};
+use chat::service::{connections, limits, messaging, presence};
 use lambda_runtime::Error;
 use serde_json::json;
 
@@ -69,6 +69,7 @@ pub async fn connect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Resul
     };
     connections::connect(app, &caller.user_id, &caller.connection_id).await?;
     tracing::info!(user = %caller.user_id, connection = %caller.connection_id, "connected");
+    presence::connected(app, &caller.user_id, &caller.connection_id).await; // never fails $connect
     Ok(status(200))
 }
 
@@ -76,6 +77,7 @@ pub async fn disconnect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Re
     if let Some(caller) = caller(app, &event) {
         connections::disconnect(app, &caller.user_id, &caller.connection_id).await?;
         tracing::info!(user = %caller.user_id, connection = %caller.connection_id, "disconnected");
+        presence::disconnected(app, &caller.user_id).await;
     }
     Ok(status(200))
 }
@@ -152,7 +154,12 @@ where
             Err((err, request_id)) => vec![reply(&origin, &ServerEvent::error(&err, request_id))],
             Ok(frame) => {
                 let request_id = frame.request_id.clone();
-                match action(caller, frame).await {
+                // Per-user rate limit on every action but `ping`, before the action does anything.
+                let result = match limits::ws_action(app, &caller.user_id, &frame.action).await {
+                    Ok(()) => action(caller, frame).await,
+                    Err(err) => Err(err),
+                };
+                match result {
                     Ok(pushes) => pushes,
                     Err(err) => vec![reply(&origin, &ServerEvent::error(&err, request_id))],
                 }

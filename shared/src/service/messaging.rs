@@ -152,7 +152,10 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
         other => other,
     };
     let (message, duplicate) = match stored {
-        StoredMessage::Stored => (message, false),
+        StoredMessage::Stored => {
+            crate::service::stats::message_stored(app, &message.id).await; // users branch: /stats counter
+            (message, false)
+        }
         StoredMessage::Duplicate(first) => (first, true),
         StoredMessage::NotMember => return Err(ChatError::not_found("conversation")),
     };

@@ -4,4 +4,8 @@
 pub mod auth;
 pub mod connections;
 pub mod delivery;
+pub mod limits;
 pub mod messaging;
+pub mod presence;
+pub mod stats;
+pub mod users;

@@ -127,7 +127,7 @@ async fn online_users_are_the_online_contacts_only() {
     let _dave_ws = env.connect(&dave.access).await; // online, but shares nothing with ann
     let _ann_ws = env.connect(&ann.access).await; // the caller is never listed
     let (_, body) = env.call("GET", "/users/online", Some(&ann.access), None).await;
-    assert_eq!(usernames(&body), [bob.username.clone()], "{body}");
+    assert_eq!(usernames(&body), vec![bob.username.clone()], "{body}");
     assert_eq!(body["users"][0]["online"], true);
     assert_eq!(body["users"][0]["id"], bob.id.as_str());
     assert_no_private_fields(&body);

@@ -145,3 +145,46 @@ async fn a_last_connection_found_gone_is_announced_offline() {
     let (_, user) = env.call("GET", &format!("/users/{}", bob.id), Some(&ann.access), None).await;
     assert_eq!(user["online"], false);
 }
+
+/// Writes a membership item as the store does (`CONV#c`/`MEMBER#u`, gsi1 `USER#u`/`CONV#c`), for a
+/// group conversation that this branch cannot create through the API yet.
+async fn add_member(env: &TestEnv, conversation: &str, user_id: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    env.dynamo
+        .put_item()
+        .table_name(&env.table)
+        .item("pk", S(format!("CONV#{conversation}")))
+        .item("sk", S(format!("MEMBER#{user_id}")))
+        .item("gsi1pk", S(format!("USER#{user_id}")))
+        .item("gsi1sk", S(format!("CONV#{conversation}")))
+        .item("userId", S(user_id.to_string()))
+        .item("role", S("member".into()))
+        .item("joinedAt", S("2026-01-01T00:00:00.000Z".into()))
+        .send()
+        .await
+        .expect("put member");
+}
+
+#[tokio::test]
+async fn conversations_over_the_member_bound_are_skipped() {
+    let env = TestEnv::start_with(|key| (key == "CHAT_PRESENCE_MAX_ROOM_MEMBERS").then(|| "2".into())).await;
+    let (ann, bob, carol, dave) =
+        (env.register("ann").await, env.register("bob").await, env.register("carol").await, env.register("dave").await);
+    for user in [&ann, &bob] {
+        add_member(&env, "small-group", &user.id).await;
+    }
+    for user in [&ann, &carol, &dave] {
+        add_member(&env, "big-room", &user.id).await;
+    }
+    let mut bob_ws = env.connect(&bob.access).await;
+    let mut carol_ws = env.connect(&carol.access).await;
+
+    let _ann_ws = env.connect(&ann.access).await;
+    assert_presence(&next_is(&mut bob_ws, "presence").await, &ann, true);
+    carol_ws.send(json!({"action": "ping", "requestId": "c1"})).await;
+    assert_eq!(next_is(&mut carol_ws, "pong").await["requestId"], "c1", "a member of a too-large room was told");
+
+    let (_, online) = env.call("GET", "/users/online", Some(&ann.access), None).await;
+    let ids: Vec<&str> = online["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [bob.id.as_str()], "{online}");
+}

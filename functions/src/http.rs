@@ -8,7 +8,7 @@ use chat::protocol::rest::{
     PostMessageBody, ReadBody, RefreshBody, RegisterBody,
 };
 use chat::service::delivery::deliver;
-use chat::service::{auth, conversations, messaging, receipts};
+use chat::service::{auth, conversations, limits, messaging, receipts, stats, users};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -48,8 +48,14 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
         ("GET", ["health"]) => json(200, &serde_json::json!({"status": "ok", "version": VERSION, "checks": {}})),
-        ("POST", ["auth", "register"]) => json(201, &auth::register(app, body::<RegisterBody>(req)?).await?),
-        ("POST", ["auth", "login"]) => json(200, &auth::login(app, body::<LoginBody>(req)?).await?),
+        ("POST", ["auth", "register"]) => {
+            limits::auth_attempt(app, source_ip(req).as_deref()).await?;
+            json(201, &auth::register(app, body::<RegisterBody>(req)?).await?)
+        }
+        ("POST", ["auth", "login"]) => {
+            limits::auth_attempt(app, source_ip(req).as_deref()).await?;
+            json(200, &auth::login(app, body::<LoginBody>(req)?).await?)
+        }
         ("POST", ["auth", "refresh"]) => json(200, &auth::refresh(app, body::<RefreshBody>(req)?).await?),
         ("POST", ["auth", "logout"]) => {
             auth::logout(app, body::<RefreshBody>(req)?).await?;
@@ -153,6 +159,21 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
             .await?;
             json(if outcome.duplicate { 200 } else { 201 }, &outcome.message)
         }
+        // ---- users, stats (users branch)
+        ("GET", ["users"]) => {
+            caller(app, req)?;
+            let query = req.query_string_parameters();
+            json(200, &users::search(app, query.first("q"), query.first("limit"), query.first("cursor")).await?)
+        }
+        ("GET", ["users", "online"]) => json(200, &users::online_contacts(app, &caller(app, req)?).await?),
+        ("GET", ["users", id]) => {
+            caller(app, req)?;
+            json(200, &users::get(app, id).await?)
+        }
+        ("GET", ["stats"]) => {
+            caller(app, req)?;
+            json(200, &stats::stats(app).await?)
+        }
         _ => Err(if known_path(&segments) {
             ChatError::new(ErrorCode::InvalidInput, format!("method {method} is not allowed on {path}"))
         } else {
@@ -168,11 +189,22 @@ fn known_path(segments: &[&str]) -> bool {
             | ["auth", _]
             | ["me"]
             | ["unread"]
+            | ["users"]
+            | ["users", _]
+            | ["stats"]
             | ["conversations"]
             | ["conversations", _]
             | ["conversations", _, "messages" | "members" | "read" | "history"]
             | ["conversations", _, "messages" | "members", _]
     )
+}
+
+/// The client's address as API Gateway saw it (`requestContext.http.sourceIp`, payload 2.0).
+fn source_ip(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
 }
 
 fn number(value: Option<&str>) -> Result<Option<usize>, ChatError> {

@@ -13,7 +13,7 @@ use chat::protocol::ws::{
     Frame, MembershipFields, ReceiptFields, SendFields, ServerEvent, SyncFields, TypingFields, parse_frame,
 };
 use chat::service::delivery::{Push, deliver};
-use chat::service::{connections, conversations, messaging, receipts, sync, typing};
+use chat::service::{connections, conversations, limits, messaging, presence, receipts, sync, typing};
 use lambda_runtime::Error;
 use serde_json::json;
 
@@ -73,6 +73,7 @@ pub async fn connect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Resul
     };
     connections::connect(app, &caller.user_id, &caller.connection_id).await?;
     tracing::info!(user = %caller.user_id, connection = %caller.connection_id, "connected");
+    presence::connected(app, &caller.user_id, &caller.connection_id).await; // never fails $connect
     Ok(status(200))
 }
 
@@ -80,6 +81,7 @@ pub async fn disconnect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Re
     if let Some(caller) = caller(app, &event) {
         connections::disconnect(app, &caller.user_id, &caller.connection_id).await?;
         tracing::info!(user = %caller.user_id, connection = %caller.connection_id, "disconnected");
+        presence::disconnected(app, &caller.user_id).await;
     }
     Ok(status(200))
 }
@@ -238,7 +240,12 @@ where
             Err((err, request_id)) => vec![reply(&origin, &ServerEvent::error(&err, request_id))],
             Ok(frame) => {
                 let request_id = frame.request_id.clone();
-                match action(caller, frame).await {
+                // Per-user rate limit on every action but `ping`, before the action does anything.
+                let result = match limits::ws_action(app, &caller.user_id, &frame.action).await {
+                    Ok(()) => action(caller, frame).await,
+                    Err(err) => Err(err),
+                };
+                match result {
                     Ok(pushes) => pushes,
                     Err(err) => vec![reply(&origin, &ServerEvent::error(&err, request_id))],
                 }

@@ -6,7 +6,7 @@ use crate::auth::TokenService;
 use crate::aws::{DynamoStore, ManagementApiPusher};
 use crate::config::Config;
 use crate::error::Result;
-use crate::ports::{Pusher, Store};
+use crate::ports::{Directory, Pusher, RateLimiter, Store};
 
 #[derive(Clone)]
 pub struct App {
@@ -14,6 +14,10 @@ pub struct App {
     pub tokens: TokenService,
     pub store: Arc<dyn Store>,
     pub pusher: Arc<dyn Pusher>,
+    /// User search, presence and stats reads and counters (same table as `store`).
+    pub directory: Arc<dyn Directory>,
+    /// Fixed-window rate-limit counters (same table as `store`).
+    pub limiter: Arc<dyn RateLimiter>,
 }
 
 impl App {
@@ -26,13 +30,19 @@ impl App {
     }
 
     pub fn with_sdk_config(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self> {
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
+        let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone()));
         let pusher = ManagementApiPusher::new(sdk, config.management_endpoint.clone());
-        Ok(Self::with_ports(config, Arc::new(store), Arc::new(pusher)))
+        Ok(Self::with_ports(config, store.clone(), Arc::new(pusher), store.clone(), store))
     }
 
-    pub fn with_ports(config: Config, store: Arc<dyn Store>, pusher: Arc<dyn Pusher>) -> Self {
+    pub fn with_ports(
+        config: Config,
+        store: Arc<dyn Store>,
+        pusher: Arc<dyn Pusher>,
+        directory: Arc<dyn Directory>,
+        limiter: Arc<dyn RateLimiter>,
+    ) -> Self {
         let tokens = TokenService::new(&config.jwt_secret, &config.jwt_issuer, config.access_token_ttl_secs);
-        Self { config: Arc::new(config), tokens, store, pusher }
+        Self { config: Arc::new(config), tokens, store, pusher, directory, limiter }
     }
 }

@@ -20,6 +20,28 @@ pub struct Config {
     pub idempotency_ttl_secs: i64,
     /// API Gateway closes a connection after 2 hours; the connection item lives a little longer.
     pub connection_ttl_secs: i64,
+
+    // ---- rate limits, presence bounds (users branch). A limit of 0 turns that check off.
+    /// WebSocket actions per user per window (`CHAT_WS_RATE_PER_MIN`, 120); `ping` is exempt.
+    pub ws_rate_limit: u32,
+    /// Length of that window (`CHAT_WS_RATE_WINDOW_SECS`, 60).
+    pub ws_rate_window_secs: i64,
+    /// Register and login attempts per source IP per window (`CHAT_AUTH_RATE_PER_IP_PER_MIN`, 60).
+    pub auth_rate_per_ip: u32,
+    /// Length of that window (`CHAT_AUTH_RATE_WINDOW_SECS`, 60).
+    pub auth_rate_window_secs: i64,
+    /// Login attempts per account per window (`CHAT_LOGIN_RATE_PER_ACCOUNT_PER_15MIN`, 10).
+    pub login_rate_per_account: u32,
+    /// Length of that window (`CHAT_LOGIN_RATE_WINDOW_SECS`, 900).
+    pub login_rate_window_secs: i64,
+    /// Presence and `/users/online` look at this many of a user's conversations at most
+    /// (`CHAT_PRESENCE_MAX_CONVERSATIONS`, 100) ...
+    pub presence_max_conversations: usize,
+    /// ... skip group conversations and rooms with more members than this
+    /// (`CHAT_PRESENCE_MAX_ROOM_MEMBERS`, 100) ...
+    pub presence_max_room_members: usize,
+    /// ... and tell at most this many distinct users (`CHAT_PRESENCE_MAX_CONTACTS`, 300).
+    pub presence_max_contacts: usize,
 }
 
 impl Config {
@@ -43,6 +65,18 @@ impl Config {
                 _ => Ok(default),
             }
         };
+        let count = |k: &str, default: i64| -> Result<i64> {
+            let v = number(k, default)?;
+            if (0..=i64::from(u32::MAX)).contains(&v) {
+                Ok(v)
+            } else {
+                Err(ChatError::invalid(format!("{k} must be 0 or more")))
+            }
+        };
+        let positive = |k: &str, default: i64| -> Result<i64> {
+            let v = number(k, default)?;
+            if v > 0 { Ok(v) } else { Err(ChatError::invalid(format!("{k} must be at least 1"))) }
+        };
         let jwt_secret = required("CHAT_JWT_SECRET")?;
         if jwt_secret.len() < 32 {
             return Err(ChatError::invalid("CHAT_JWT_SECRET must be at least 32 bytes"));
@@ -58,6 +92,15 @@ impl Config {
             max_frame_bytes: number("CHAT_MAX_FRAME_BYTES", Self::DEFAULT_MAX_FRAME_BYTES as i64)? as usize,
             idempotency_ttl_secs: number("CHAT_IDEMPOTENCY_TTL_SECS", 7 * 24 * 3600)?,
             connection_ttl_secs: number("CHAT_CONNECTION_TTL_SECS", 2 * 3600 + 600)?,
+            ws_rate_limit: count("CHAT_WS_RATE_PER_MIN", 120)? as u32,
+            ws_rate_window_secs: positive("CHAT_WS_RATE_WINDOW_SECS", 60)?,
+            auth_rate_per_ip: count("CHAT_AUTH_RATE_PER_IP_PER_MIN", 60)? as u32,
+            auth_rate_window_secs: positive("CHAT_AUTH_RATE_WINDOW_SECS", 60)?,
+            login_rate_per_account: count("CHAT_LOGIN_RATE_PER_ACCOUNT_PER_15MIN", 10)? as u32,
+            login_rate_window_secs: positive("CHAT_LOGIN_RATE_WINDOW_SECS", 900)?,
+            presence_max_conversations: positive("CHAT_PRESENCE_MAX_CONVERSATIONS", 100)? as usize,
+            presence_max_room_members: positive("CHAT_PRESENCE_MAX_ROOM_MEMBERS", 100)? as usize,
+            presence_max_contacts: positive("CHAT_PRESENCE_MAX_CONTACTS", 300)? as usize,
         })
     }
 }

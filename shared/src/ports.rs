@@ -253,3 +253,67 @@ pub trait Pusher: Send + Sync {
     /// Learns the API's endpoint from a WebSocket event when the config does not name one.
     fn bind_endpoint(&self, _domain_name: &str, _stage: &str) {}
 }
+
+// ---------------------------------------------------------------- users, presence, stats, limits
+
+/// An open connection of a user and when it opened (RFC 3339 with milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    pub connection_id: String,
+    pub connected_at: String,
+}
+
+/// Open connections and distinct users behind them, from the connection index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    pub connections: u64,
+    pub online_users: u64,
+}
+
+/// Reads and counters for user search, presence and `/stats`. Nothing here needs a Scan.
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// Users whose lowercase username starts with `prefix` (lowercase, non-empty), in username
+    /// order, strictly after `after` (`(lowercase username, user id)` of the previous page's last
+    /// user); at most `limit` of them, and whether more follow. Never with emails.
+    async fn search_users(&self, prefix: &str, after: Option<(&str, &str)>, limit: usize) -> Result<(Vec<User>, bool)>;
+    /// Public profiles (no email, `online` false) of these users; unknown ids are left out.
+    async fn public_users(&self, user_ids: &[String]) -> Result<Vec<User>>;
+    /// Open connections of a user with their opening time, read strongly consistent.
+    async fn connection_details(&self, user_id: &str) -> Result<Vec<ConnectionInfo>>;
+    /// Whether the user has an open connection (eventually consistent: for display only).
+    async fn is_online(&self, user_id: &str) -> Result<bool>;
+    /// Sets `lastSeen` on an existing profile, never moving it back.
+    async fn touch_last_seen(&self, user_id: &str, at: &str) -> Result<()>;
+    /// Ids of the conversations the user is a member of: at most `max`, and whether more exist.
+    async fn conversations_of(&self, user_id: &str, max: usize) -> Result<(Vec<String>, bool)>;
+    /// Member ids of a conversation, or `None` when it has more than `max` members.
+    async fn member_ids(&self, conversation_id: &str, max: usize) -> Result<Option<Vec<String>>>;
+
+    /// One more registered user.
+    async fn count_user(&self) -> Result<()>;
+    /// One more stored message in `hour` (`yyyymmddhh`, UTC); `spread` (the message id) picks the shard.
+    async fn count_message(&self, hour: &str, spread: &str, expires_at: i64) -> Result<()>;
+    async fn users_count(&self) -> Result<u64>;
+    /// Connections not past their expiry at `now` (epoch seconds), and distinct users behind them.
+    async fn connection_stats(&self, now: i64) -> Result<ConnectionStats>;
+    /// Messages counted in these hours (`yyyymmddhh`), every shard summed.
+    async fn messages_in_hours(&self, hours: &[String]) -> Result<u64>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    Allowed,
+    /// Over the limit; the window ends in `retry_after` seconds (at least 1).
+    Limited {
+        retry_after: u64,
+    },
+}
+
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// Counts one hit for `key` in `scope` in the fixed window of `window_secs` that holds `now`
+    /// (epoch seconds): allowed while fewer than `limit` hits were counted. One write, no read;
+    /// a refused hit is not counted.
+    async fn hit(&self, scope: &str, key: &str, limit: u32, window_secs: i64, now: i64) -> Result<RateDecision>;
+}

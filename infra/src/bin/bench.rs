@@ -117,6 +117,11 @@ async fn main() {
     let config = Config::from_lookup(|k| match k {
         "CHAT_TABLE" => Some("chat-bench".into()),
         "CHAT_JWT_SECRET" => Some(local::DEV_JWT_SECRET.into()),
+        // Limits stay on (their checks are part of each route's cost) but high enough that the
+        // bench's own traffic from one address and one account is never refused.
+        "CHAT_WS_RATE_PER_MIN" | "CHAT_AUTH_RATE_PER_IP_PER_MIN" | "CHAT_LOGIN_RATE_PER_ACCOUNT_PER_15MIN" => {
+            Some("1000000".into())
+        }
         _ => None,
     })
     .unwrap();
@@ -145,11 +150,15 @@ async fn main() {
     let mut refresh = ann.refresh.clone();
     let mut rows = Vec::new();
     let routes: [(&str, u32); 10] = [
-        ("ws send (direct) → message.sent", 1),
-        ("ws send (direct) → recipient's message.new", 1),
+        // send: the rate-limit write must refuse before anything is stored (+1).
+        ("ws send (direct) → message.sent", 2),
+        ("ws send (direct) → recipient's message.new", 2),
         ("ws ping → pong", 0),
-        ("ws $connect (authorizer + $connect)", 1),
-        ("POST /auth/register", 2),
+        // $connect: presence needs a read after the connection's write (+1).
+        ("ws $connect (authorizer + $connect)", 2),
+        // auth: the per-IP window write before the argon2 work (+1); login could run it
+        // alongside the claim read.
+        ("POST /auth/register", 3),
         ("POST /auth/login", 3),
         ("POST /auth/refresh", 2),
         ("GET /me", 1),
@@ -367,7 +376,7 @@ async fn main() {
     ));
     // us-east-1 list prices: DynamoDB on-demand $0.625/M WRU, $0.125/M RRU; API Gateway WebSocket
     // $1.00/M messages; Lambda arm64 $0.20/M requests + $0.0000133334/GB-s.
-    let wru = 6.0; // 3 transactional items of ≤ 1 KB
+    let wru = 8.0; // 3 transactional items of ≤ 1 KB, the rate-limit window, the hourly message counter
     let rru = 2.0; // two consistent queries under 4 KB
     let dynamo = (wru * 0.625 + rru * 0.125) / 1e6 * 1e6;
     let apigw_messages = 1.0 + posts; // the inbound frame + every push

@@ -298,3 +298,59 @@ impl Ws {
         drop(self.stream);
     }
 }
+
+// ---------------------------------------------------------------- users branch helpers
+
+impl TestEnv {
+    /// Registers exactly `username` (no random suffix); the email is derived from it.
+    pub async fn register_exact(&self, username: &str) -> TestUser {
+        let email = format!("{}@example.com", username.to_lowercase());
+        let password = format!("pw-{username}-secret");
+        let (status, body) = self
+            .call(
+                "POST",
+                "/auth/register",
+                None,
+                Some(json!({"username": username, "email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, 201, "register {username}: {body}");
+        TestUser {
+            id: body["user"]["id"].as_str().unwrap().to_string(),
+            username: username.to_string(),
+            email,
+            password,
+            access: body["accessToken"].as_str().unwrap().to_string(),
+            refresh: body["refreshToken"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Opens (or finds) the direct conversation between `a` and `b`; returns its id.
+    pub async fn open_direct(&self, a: &TestUser, b: &TestUser) -> String {
+        let (status, body) =
+            self.call("POST", "/conversations", Some(&a.access), Some(json!({"type": "direct", "userId": b.id}))).await;
+        assert!(status == 201 || status == 200, "open direct: {status} {body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    /// `GET /stats` as `token`.
+    pub async fn stats(&self, token: &str) -> Value {
+        let (status, body) = self.call("GET", "/stats", Some(token), None).await;
+        assert_eq!(status, 200, "stats: {body}");
+        body
+    }
+}
+
+/// Asserts no object anywhere in `value` carries an `email` (or a password hash).
+pub fn assert_no_private_fields(value: &Value) {
+    match value {
+        Value::Object(map) => {
+            for key in ["email", "passwordHash", "password"] {
+                assert!(!map.contains_key(key), "{key} leaked: {value}");
+            }
+            map.values().for_each(assert_no_private_fields);
+        }
+        Value::Array(items) => items.iter().for_each(assert_no_private_fields),
+        _ => {}
+    }
+}

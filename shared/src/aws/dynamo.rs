@@ -24,8 +24,8 @@ use crate::ports::{
 type Item = HashMap<String, AttributeValue>;
 
 pub struct DynamoStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 impl DynamoStore {
@@ -43,7 +43,7 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>> {
+    pub(super) async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>> {
         let out = self
             .client
             .get_item()
@@ -58,19 +58,19 @@ impl DynamoStore {
     }
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: i64) -> AttributeValue {
+pub(super) fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn now_epoch() -> i64 {
+pub(super) fn now_epoch() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn sdk_error<E, R>(e: SdkError<E, R>) -> ChatError
+pub(super) fn sdk_error<E, R>(e: SdkError<E, R>) -> ChatError
 where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -79,18 +79,18 @@ where
 }
 
 /// DynamoDB deletes TTL-expired items lazily (days late at worst): an item past its expiry is absent.
-fn expired(item: &Item, now: i64) -> bool {
+pub(super) fn expired(item: &Item, now: i64) -> bool {
     match item.get(keys::EXPIRES_AT) {
         Some(AttributeValue::N(v)) => v.parse::<i64>().map(|at| at <= now).unwrap_or(false),
         _ => false,
     }
 }
 
-fn to_item<T: Serialize>(value: &T) -> Result<Item> {
+pub(super) fn to_item<T: Serialize>(value: &T) -> Result<Item> {
     serde_dynamo::to_item(value).map_err(ChatError::internal)
 }
 
-fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T> {
+pub(super) fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T> {
     serde_dynamo::from_item(item).map_err(ChatError::internal)
 }
 
@@ -135,6 +135,11 @@ struct UserItem {
     created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_seen: Option<String>,
+    /// Username search key (users branch): `UNAME#{first char}` / lowercase username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
 }
 
 impl UserItem {
@@ -345,6 +350,8 @@ impl Store for DynamoStore {
             password_hash: password_hash.into(),
             created_at: user.created_at.clone(),
             last_seen: None,
+            gsi1pk: Some(keys::username_index(&user.username.to_lowercase())),
+            gsi1sk: Some(user.username.to_lowercase()),
         };
         let claim = |pk: String| ClaimItem { pk, sk: keys::UNIQUE.into(), user_id: user.id.clone() };
         let not_exists = "attribute_not_exists(pk)";
@@ -540,6 +547,9 @@ impl Store for DynamoStore {
             .item("connectionId", s(connection_id))
             .item("connectedAt", s(crate::domain::time::rfc3339(chrono::Utc::now())))
             .item(keys::EXPIRES_AT, n(expires_at))
+            // Sharded, sparse connection index for /stats (users branch; see aws/directory.rs).
+            .item(keys::GSI1PK, s(keys::connection_index(super::directory::connection_shard(connection_id))))
+            .item(keys::GSI1SK, s(keys::connection_index_sort(expires_at, user_id, connection_id)))
             .send()
             .await
             .map_err(sdk_error)?;

@@ -62,3 +62,46 @@ pub fn message(id: &str) -> String {
 pub fn idempotency(sender: &str, client_msg_id: &str) -> String {
     format!("IDEM#{sender}#{client_msg_id}")
 }
+
+// ---------------------------------------------------------------- users, presence, limits, stats
+//
+// | item                    | pk                                 | sk        | gsi1pk / gsi1sk                       |
+// |-------------------------|------------------------------------|-----------|---------------------------------------|
+// | user profile (search)   | `USER#{id}`                        | `PROFILE` | `UNAME#{first char}` / `{lower name}` |
+// | connection (stats)      | `USER#{id}`                        | `CONN#…`  | `CONNS#{shard}` / `{expiresAt}#{user}#{conn}` |
+// | rate-limit window       | `RATE#{scope}#{key}`               | `W#{start}` |                                     |
+// | users counter           | `STATS#USERS`                      | `COUNT`   |                                       |
+// | messages per hour       | `STATS#MSGS#{yyyymmddhh}#{shard}`  | `COUNT`   |                                       |
+
+/// The gsi1 attributes. Membership items use `USER#…` there; these prefixes never collide with it.
+pub const GSI1PK: &str = "gsi1pk";
+pub const GSI1SK: &str = "gsi1sk";
+pub const COUNT: &str = "COUNT";
+/// Connection items are spread over this many gsi1 partitions (`CONNS#0`…), so connects and
+/// disconnects never make one hot index partition.
+pub const CONNECTION_SHARDS: u32 = 4;
+/// Message counters per hour are spread over this many items; 24 hours × 4 = 96 keys, one BatchGetItem.
+pub const MESSAGE_COUNTER_SHARDS: u32 = 4;
+
+/// Username search partition: the first character of the lowercase username.
+pub fn username_index(lower: &str) -> String {
+    let first: String = lower.chars().take(1).collect();
+    format!("UNAME#{first}")
+}
+pub fn connection_index(shard: u32) -> String {
+    format!("CONNS#{shard}")
+}
+/// Sorts by expiry first, so `gsi1sk > "{now}"` skips connections past their TTL.
+pub fn connection_index_sort(expires_at: i64, user_id: &str, connection_id: &str) -> String {
+    format!("{expires_at:012}#{user_id}#{connection_id}")
+}
+pub fn rate_limit(scope: &str, key: &str) -> String {
+    format!("RATE#{scope}#{key}")
+}
+pub fn rate_window(start: i64) -> String {
+    format!("W#{start}")
+}
+pub const USERS_COUNTER: &str = "STATS#USERS";
+pub fn messages_counter(hour: &str, shard: u32) -> String {
+    format!("STATS#MSGS#{hour}#{shard}")
+}

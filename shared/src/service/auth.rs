@@ -7,6 +7,7 @@ use crate::domain::{new_id, time};
 use crate::error::{ChatError, ErrorCode, Result};
 use crate::ports::{Rotation, Taken};
 use crate::protocol::rest::{LoginBody, PatchMeBody, RefreshBody, RegisterBody, TokenPair};
+use crate::service::{limits, stats};
 
 /// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
@@ -39,7 +40,9 @@ pub async fn register(app: &App, body: RegisterBody) -> Result<TokenPair> {
         Err(Taken::Username) => return Err(ChatError::conflict("username is taken")),
         Err(Taken::Email) => return Err(ChatError::conflict("email is already registered")),
     }
-    issue_pair(app, &new_user.id, Some(new_user.clone())).await
+    // users branch: the /stats user counter, concurrently with the token pair.
+    let (pair, ()) = tokio::join!(issue_pair(app, &new_user.id, Some(new_user.clone())), stats::user_registered(app));
+    pair
 }
 
 pub async fn login(app: &App, body: LoginBody) -> Result<TokenPair> {
@@ -48,9 +51,18 @@ pub async fn login(app: &App, body: LoginBody) -> Result<TokenPair> {
     if login.is_empty() || login.len() > user::EMAIL_MAX || body.password.len() > user::PASSWORD_MAX {
         return Err(bad());
     }
+    // users branch: the per-account attempt limit, checked before any password work. Keyed by
+    // the user id when the login names a user (username and email share one budget).
     let record = match app.store.user_id_by_login(&login).await? {
-        Some(id) => app.store.get_user(&id).await?,
-        None => None,
+        Some(id) => {
+            let (allowed, record) = tokio::join!(limits::login_attempt(app, &id), app.store.get_user(&id));
+            allowed?;
+            record?
+        }
+        None => {
+            limits::login_attempt(app, &format!("login:{login}")).await?;
+            None
+        }
     };
     let password = body.password;
     let Some(record) = record else {

@@ -56,5 +56,9 @@ pub async fn deliver(app: &App, pushes: Vec<Push>) -> DeliveryReport {
             Err(e) => tracing::warn!(connection = %push.connection_id, error = %e, "could not remove gone connection"),
         }
     }
+    // Presence (users branch): a user whose last connection was gone is announced offline.
+    if !gone.is_empty() {
+        crate::service::presence::gone(app, &gone.iter().map(|p| p.user_id.clone()).collect::<Vec<_>>()).await;
+    }
     report
 }

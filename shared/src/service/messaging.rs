@@ -183,15 +183,21 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
     Ok(SendOutcome { message, duplicate, pushes })
 }
 
-/// `send_message`, then its pushes, with the conversation's "last message" written alongside
-/// them (off the critical path: nobody waits for the list order to be updated).
+/// `send_message`, then its pushes, with the conversation's "last message" and the `/stats`
+/// message counter written alongside them (off the critical path: nobody waits for the list
+/// order or the statistics).
 pub async fn send_and_deliver(app: &App, input: SendInput) -> Result<SendOutcome> {
     let mut outcome = send_message(app, input).await?;
     let pushes = std::mem::take(&mut outcome.pushes);
     let touch = async {
-        if !outcome.duplicate
-            && let Err(e) = app.store.set_last_message(&outcome.message).await
-        {
+        if outcome.duplicate {
+            return;
+        }
+        let (last, ()) = tokio::join!(
+            app.store.set_last_message(&outcome.message),
+            crate::service::stats::message_stored(app, &outcome.message.id)
+        );
+        if let Err(e) = last {
             tracing::warn!(error = %e, "could not record the conversation's last message");
         }
     };

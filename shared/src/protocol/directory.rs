@@ -1,0 +1,70 @@
+//! Wire types of user search, presence and `/stats` (CONTRACT.md §4, §5).
+
+use serde::Serialize;
+
+use crate::domain::User;
+
+/// `GET /users?q=`: public users (never an email), in username order.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPage {
+    pub users: Vec<User>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /users/online`.
+#[derive(Debug, Serialize)]
+pub struct OnlineUsers {
+    pub users: Vec<User>,
+}
+
+/// `GET /stats`.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub users: u64,
+    pub online_users: u64,
+    pub connections: u64,
+    pub messages_last24h: u64,
+}
+
+/// The `presence` event: `{type:"presence",userId,online,lastSeen}`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceEvent<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub user_id: &'a str,
+    pub online: bool,
+    pub last_seen: &'a str,
+}
+
+impl<'a> PresenceEvent<'a> {
+    pub fn new(user_id: &'a str, online: bool, last_seen: &'a str) -> Self {
+        Self { kind: "presence", user_id, online, last_seen }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("presence events always serialise")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        let v: serde_json::Value =
+            serde_json::from_str(&PresenceEvent::new("u1", true, "2026-01-01T00:00:00.000Z").to_json()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type":"presence","userId":"u1","online":true,"lastSeen":"2026-01-01T00:00:00.000Z"})
+        );
+        let stats = Stats { users: 1, online_users: 2, connections: 3, messages_last24h: 4 };
+        assert_eq!(
+            serde_json::to_value(stats).unwrap(),
+            serde_json::json!({"users":1,"onlineUsers":2,"connections":3,"messagesLast24h":4})
+        );
+    }
+}

@@ -48,6 +48,8 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
         ("GET", ["health"]) => json(200, &serde_json::json!({"status": "ok", "version": VERSION, "checks": {}})),
+        ("GET", ["openapi.json"]) => crate::api_docs::openapi(),
+        ("GET", ["docs"]) => crate::api_docs::docs(),
         ("POST", ["auth", "register"]) => json(201, &auth::register(app, body::<RegisterBody>(req)?).await?),
         ("POST", ["auth", "login"]) => json(200, &auth::login(app, body::<LoginBody>(req)?).await?),
         ("POST", ["auth", "refresh"]) => json(200, &auth::refresh(app, body::<RefreshBody>(req)?).await?),
@@ -165,6 +167,8 @@ fn known_path(segments: &[&str]) -> bool {
     matches!(
         segments,
         ["health"]
+            | ["openapi.json"]
+            | ["docs"]
             | ["auth", _]
             | ["me"]
             | ["unread"]

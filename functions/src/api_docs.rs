@@ -58,7 +58,7 @@ const STYLE: &str = r#"
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 .wrap{display:flex;align-items:flex-start}
-nav{position:sticky;top:0;width:300px;flex:none;max-height:100vh;overflow:auto;padding:16px;border-right:1px solid var(--line);background:var(--soft);font-size:13px}
+nav{position:sticky;top:0;width:340px;flex:none;max-height:100vh;overflow:auto;padding:16px;border-right:1px solid var(--line);background:var(--soft);font-size:13px}
 nav h2{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);margin:16px 0 4px}
 nav ul{list-style:none;margin:0;padding:0}
 nav li{margin:2px 0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
@@ -75,6 +75,7 @@ section.op h3{margin:0 0 4px;font-size:16px;font-family:ui-monospace,SFMono-Regu
 table{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:14px}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--soft);font-weight:600}
+td:first-child code{white-space:nowrap}
 .req{color:#b3261e;font-weight:700}
 .muted{color:var(--muted)}
 h4{margin:12px 0 2px;font-size:14px}
@@ -331,24 +332,9 @@ fn schema_block(schema: &Value) -> String {
     if let Some(description) = str_of(&schema["description"]) {
         let _ = write!(out, "<p>{}</p>", inline_md(description));
     }
-    if let Some(props) = schema["properties"].as_object() {
-        let required: Vec<&str> =
-            schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    if schema["properties"].is_object() {
         out.push_str("<table><tr><th>field</th><th>type</th><th>description</th></tr>");
-        for (name, prop) in props {
-            let mark = if required.contains(&name.as_str()) {
-                " <span class=\"req\" title=\"required\">*</span>"
-            } else {
-                " <span class=\"muted\">?</span>"
-            };
-            let _ = write!(
-                out,
-                "<tr><td><code>{}</code>{mark}</td><td>{}</td><td>{}</td></tr>",
-                esc(name),
-                type_label(prop),
-                describe(prop, str_of(&prop["description"]))
-            );
-        }
+        property_rows(&mut out, schema, "");
         out.push_str("</table>");
         if schema["additionalProperties"] == Value::Bool(false) {
             out.push_str("<p class=\"muted\">No other fields.</p>");
@@ -372,6 +358,29 @@ fn schema_block(schema: &Value) -> String {
         out.push_str("</details>");
     }
     out
+}
+
+/// One row per property; an inline object's own properties follow as `parent.child` rows.
+fn property_rows(out: &mut String, schema: &Value, prefix: &str) {
+    let required: Vec<&str> = schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    for (name, prop) in schema["properties"].as_object().into_iter().flatten() {
+        let mark = if required.contains(&name.as_str()) {
+            " <span class=\"req\" title=\"required\">*</span>"
+        } else {
+            " <span class=\"muted\" title=\"optional\">?</span>"
+        };
+        let _ = write!(
+            out,
+            "<tr><td><code>{}{}</code>{mark}</td><td>{}</td><td>{}</td></tr>",
+            esc(prefix),
+            esc(name),
+            type_label(prop),
+            describe(prop, str_of(&prop["description"]))
+        );
+        if prop.get("$ref").is_none() && prop["properties"].is_object() {
+            property_rows(out, prop, &format!("{prefix}{name}."));
+        }
+    }
 }
 
 /// The short type of a schema: a link for a reference, `array of X`, a union, a constant.

@@ -531,7 +531,8 @@ mod tests {
             let Some(rest) = rest.trim_start().strip_prefix(',') else { continue };
             let Some(rest) = rest.trim_start().strip_prefix('[') else { continue };
             let Some((segments, rest)) = rest.split_once(']') else { continue };
-            if !rest.trim_start().starts_with(") =>") || !method.chars().all(|c| c.is_ascii_uppercase()) {
+            let arm = rest.trim_start().strip_prefix(')').map(str::trim_start).unwrap_or_default();
+            if !(arm.starts_with("=>") || arm.starts_with("if ")) || !method.chars().all(|c| c.is_ascii_uppercase()) {
                 continue;
             }
             let path: String = segments
@@ -647,6 +648,7 @@ mod tests {
             ("GET", ["health"]) => json(200, &x),
             ("DELETE", ["conversations", id, "members", member]) => {
             ("GET", ["users", "online"]) => json(200, &y),
+            ("POST", ["scheduled-messages", id]) if id.len() < 64 => {
             | ["conversations", _, "messages" | "members"]
         "#;
         assert_eq!(
@@ -655,6 +657,7 @@ mod tests {
                 ("GET".to_string(), "/health".to_string()),
                 ("DELETE".to_string(), "/conversations/{}/members/{}".to_string()),
                 ("GET".to_string(), "/users/online".to_string()),
+                ("POST".to_string(), "/scheduled-messages/{}".to_string()),
             ]
         );
     }

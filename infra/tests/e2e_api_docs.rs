@@ -65,7 +65,8 @@ fn router_routes() -> Vec<(String, String)> {
         let Some((method, rest)) = line.strip_prefix("(\"").and_then(|r| r.split_once('"')) else { continue };
         let Some(rest) = rest.trim_start().strip_prefix(',').map(str::trim_start) else { continue };
         let Some((segments, rest)) = rest.strip_prefix('[').and_then(|r| r.split_once(']')) else { continue };
-        if !rest.trim_start().starts_with(") =>") || !method.chars().all(|c| c.is_ascii_uppercase()) {
+        let arm = rest.trim_start().strip_prefix(')').map(str::trim_start).unwrap_or_default();
+        if !(arm.starts_with("=>") || arm.starts_with("if ")) || !method.chars().all(|c| c.is_ascii_uppercase()) {
             continue;
         }
         let path: String = segments

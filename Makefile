@@ -4,15 +4,15 @@
 CARGO ?= cargo
 VENV_SH := infra/scripts/venv.sh
 
-.PHONY: dev test fmt fmt-check clippy test-rust lint-template package bench venv tools clean-venv
+.PHONY: dev test fmt fmt-check clippy test-rust lint-template lint-api package bench venv tools clean-venv
 
 ## dev: start moto (unless AWS_ENDPOINT_URL is set), create the table, serve the HTTP API on
 ## :3000 and the WebSocket API on :3001 (CHAT_HTTP_PORT / CHAT_WS_PORT override). Ctrl-C stops all.
 dev: venv
 	$(CARGO) run --bin local-gateway
 
-## test: formatting, lints, unit + integration + end-to-end tests, template lint.
-test: venv fmt-check clippy test-rust lint-template
+## test: formatting, lints, unit + integration + end-to-end tests, template and API-document lint.
+test: venv fmt-check clippy test-rust lint-template lint-api
 
 venv:
 	@bash $(VENV_SH) emulator
@@ -34,6 +34,10 @@ test-rust: venv
 
 lint-template: tools
 	@bash infra/scripts/lint-template.sh
+
+## lint-api: docs/openapi.json (OpenAPI 3.1, openapi-spec-validator) and docs/asyncapi.yaml (AsyncAPI 2.6).
+lint-api: tools
+	@bash infra/scripts/lint-api.sh
 
 ## package: `sam build` with cargo-lambda: an arm64 bootstrap for every function in .aws-sam/build.
 package: tools

@@ -48,6 +48,8 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
         ("GET", ["health"]) => json(200, &serde_json::json!({"status": "ok", "version": VERSION, "checks": {}})),
+        ("GET", ["openapi.json"]) => crate::api_docs::openapi(),
+        ("GET", ["docs"]) => crate::api_docs::docs(),
         ("POST", ["auth", "register"]) => {
             limits::auth_attempt(app, source_ip(req).as_deref()).await?;
             json(201, &auth::register(app, body::<RegisterBody>(req)?).await?)
@@ -186,6 +188,8 @@ fn known_path(segments: &[&str]) -> bool {
     matches!(
         segments,
         ["health"]
+            | ["openapi.json"]
+            | ["docs"]
             | ["auth", _]
             | ["me"]
             | ["unread"]

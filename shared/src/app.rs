@@ -6,7 +6,7 @@ use crate::auth::TokenService;
 use crate::aws::{DynamoStore, ManagementApiPusher};
 use crate::config::Config;
 use crate::error::Result;
-use crate::ports::{Pusher, Store};
+use crate::ports::{Pusher, Queue, ScheduleStore, Store};
 
 #[derive(Clone)]
 pub struct App {
@@ -14,6 +14,10 @@ pub struct App {
     pub tokens: TokenService,
     pub store: Arc<dyn Store>,
     pub pusher: Arc<dyn Pusher>,
+    /// Scheduled and automated messages; `None` in an App built from bare ports.
+    pub schedules: Option<Arc<dyn ScheduleStore>>,
+    /// The scheduled-messages queue; only the dispatcher has one (`CHAT_SCHEDULE_QUEUE_URL`).
+    pub queue: Option<Arc<dyn Queue>>,
 }
 
 impl App {
@@ -26,13 +30,21 @@ impl App {
     }
 
     pub fn with_sdk_config(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self> {
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
+        let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone()));
         let pusher = ManagementApiPusher::new(sdk, config.management_endpoint.clone());
-        Ok(Self::with_ports(config, Arc::new(store), Arc::new(pusher)))
+        // Only a function with a queue URL builds an SQS client (init time stays flat elsewhere).
+        let queue =
+            config.scheduling.queue_url.clone().map(|url| -> Arc<dyn Queue> {
+                Arc::new(crate::aws::SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url))
+            });
+        let mut app = Self::with_ports(config, store.clone(), Arc::new(pusher));
+        app.schedules = Some(store);
+        app.queue = queue;
+        Ok(app)
     }
 
     pub fn with_ports(config: Config, store: Arc<dyn Store>, pusher: Arc<dyn Pusher>) -> Self {
         let tokens = TokenService::new(&config.jwt_secret, &config.jwt_issuer, config.access_token_ttl_secs);
-        Self { config: Arc::new(config), tokens, store, pusher }
+        Self { config: Arc::new(config), tokens, store, pusher, schedules: None, queue: None }
     }
 }

@@ -2,6 +2,9 @@
 
 use crate::error::{ChatError, Result};
 
+mod schedule;
+pub use schedule::ScheduleConfig;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// DynamoDB table holding everything durable (`CHAT_TABLE`).
@@ -20,6 +23,8 @@ pub struct Config {
     pub idempotency_ttl_secs: i64,
     /// API Gateway closes a connection after 2 hours; the connection item lives a little longer.
     pub connection_ttl_secs: i64,
+    /// Scheduled and automated messages (`CHAT_SCHEDULE_*`, `CHAT_AUTO_*`, `CHAT_PLANNER_*`).
+    pub scheduling: ScheduleConfig,
 }
 
 impl Config {
@@ -58,6 +63,7 @@ impl Config {
             max_frame_bytes: number("CHAT_MAX_FRAME_BYTES", Self::DEFAULT_MAX_FRAME_BYTES as i64)? as usize,
             idempotency_ttl_secs: number("CHAT_IDEMPOTENCY_TTL_SECS", 7 * 24 * 3600)?,
             connection_ttl_secs: number("CHAT_CONNECTION_TTL_SECS", 2 * 3600 + 600)?,
+            scheduling: ScheduleConfig::from_lookup(&lookup)?,
         })
     }
 }

@@ -683,3 +683,6 @@ impl Store for DynamoStore {
         Ok((messages, more))
     }
 }
+
+// The scheduled-messages half of the store (`ScheduleStore`), in its own file.
+mod schedule;

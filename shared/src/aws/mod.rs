@@ -3,6 +3,8 @@
 pub mod dynamo;
 pub mod keys;
 pub mod pusher;
+pub mod queue;
 
 pub use dynamo::DynamoStore;
 pub use pusher::ManagementApiPusher;
+pub use queue::SqsQueue;

@@ -1,4 +1,5 @@
 //! Wire types: WebSocket frames and events, REST bodies (CONTRACT.md §4, §5).
 
 pub mod rest;
+pub mod scheduled;
 pub mod ws;

@@ -5,3 +5,4 @@ pub mod auth;
 pub mod connections;
 pub mod delivery;
 pub mod messaging;
+pub mod scheduling;

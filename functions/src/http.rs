@@ -6,7 +6,7 @@ use chat::protocol::rest::{
     CreateConversationBody, ErrorBody, ErrorDetail, LoginBody, PatchMeBody, PostMessageBody, RefreshBody, RegisterBody,
 };
 use chat::service::delivery::deliver;
-use chat::service::{auth, messaging};
+use chat::service::{auth, messaging, scheduling};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -106,6 +106,24 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
             deliver(app, outcome.pushes).await;
             json(if outcome.duplicate { 200 } else { 201 }, &outcome.message)
         }
+        ("POST", ["scheduled-messages"]) => {
+            let user = caller(app, req)?;
+            json(201, &scheduling::schedule(app, &user, body(req)?).await?)
+        }
+        ("GET", ["scheduled-messages"]) => {
+            let user = caller(app, req)?;
+            let query = req.query_string_parameters();
+            let limit = match query.first("limit") {
+                Some(l) => Some(l.parse::<usize>().map_err(|_| ChatError::invalid("limit must be a whole number"))?),
+                None => None,
+            };
+            json(200, &scheduling::list(app, &user, limit, query.first("cursor")).await?)
+        }
+        ("DELETE", ["scheduled-messages", id]) => {
+            let user = caller(app, req)?;
+            scheduling::cancel(app, &user, id).await?;
+            empty(204)
+        }
         _ => Err(if known_path(&segments) {
             ChatError::new(ErrorCode::InvalidInput, format!("method {method} is not allowed on {path}"))
         } else {
@@ -118,7 +136,7 @@ fn known_path(segments: &[&str]) -> bool {
     matches!(
         segments,
         ["health"] | ["auth", _] | ["me"] | ["conversations"] | ["conversations", _] | ["conversations", _, "messages"]
-    )
+    ) || matches!(segments, ["scheduled-messages"] | ["scheduled-messages", _])
 }
 
 /// The user id of the `Authorization: Bearer` access token.

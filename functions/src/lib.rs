@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod registry;
+pub mod scheduler;
 pub mod ws;
 
 pub use lambda_runtime::Error;

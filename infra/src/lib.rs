@@ -4,6 +4,9 @@
 
 pub mod bootstrap;
 pub mod emulator;
+pub mod events;
 pub mod gateway;
 pub mod local;
+pub mod schedules;
+pub mod sqs_mapping;
 pub mod template;

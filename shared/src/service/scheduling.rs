@@ -297,9 +297,11 @@ pub async fn plan(app: &App, run_at: DateTime<Utc>) -> Result<PlanReport> {
     let claim_expires_at = run_at.timestamp() + 2 * 24 * 3600;
     let window_ms = cfg.auto_window_secs * 1000;
     let day = &day;
-    let results: Vec<Result<bool>> = futures::stream::iter(users.chunks_exact(2))
-        .map(|pair| async move {
-            let (sender, recipient) = (&pair[0], &pair[1]);
+    // Owned pairs: a stream over borrowed chunks would not be `Send` for every lifetime.
+    let pairs: Vec<(String, String)> = users.chunks_exact(2).map(|p| (p[0].clone(), p[1].clone())).collect();
+    let results: Vec<Result<bool>> = futures::stream::iter(pairs)
+        .map(|(sender, recipient)| async move {
+            let (sender, recipient) = (&sender, &recipient);
             let content = cfg.auto_messages[random_below(cfg.auto_messages.len() as u64) as usize].clone();
             let send_at = now + Duration::milliseconds(random_below(window_ms as u64) as i64);
             let message = ScheduledMessage {

@@ -68,6 +68,14 @@ impl TestEnv {
 
     /// `overrides` may set any `CHAT_*` variable of the config.
     pub async fn start_with(overrides: impl Fn(&str) -> Option<String>) -> TestEnv {
+        Self::start_with_options(overrides, local::LocalOptions::default()).await
+    }
+
+    /// `start_with`, and how the local EventBridge and SQS event sources run.
+    pub async fn start_with_options(
+        overrides: impl Fn(&str) -> Option<String>,
+        options: local::LocalOptions,
+    ) -> TestEnv {
         let endpoint = aws_endpoint();
         let table = format!("chat-e2e-{}", chat::domain::new_id().to_lowercase());
         let config = Config::from_lookup(|key| {
@@ -81,7 +89,7 @@ impl TestEnv {
         let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
-        let backend = local::start(&template, &endpoint, config, ws, http).await.expect("local backend");
+        let backend = local::start_with(&template, &endpoint, config, ws, http, options).await.expect("local backend");
         let dynamo = aws_sdk_dynamodb::Client::new(&backend.sdk);
         TestEnv {
             base: backend.gateway.http_url(),
@@ -91,6 +99,15 @@ impl TestEnv {
             table,
             dynamo,
         }
+    }
+
+    /// `POST /_local/schedules/{name}/run`: fires a schedule rule now; its status and answer.
+    pub async fn run_schedule(&self, name: &str) -> (u16, Value) {
+        self.call("POST", &format!("/_local/schedules/{name}/run"), None, None).await
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.backend.sdk)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -128,7 +128,7 @@ async fn a_cancelled_message_is_never_sent() {
     let (ann, bob) = (env.register("ann").await, env.register("bob").await);
     let conversation = direct(&env, &ann, &bob).await;
     let mut bob_ws = env.connect(&bob.access).await;
-    let scheduled = schedule(&env, &ann, &conversation, "never mind", &in_secs(1.5)).await;
+    let scheduled = schedule(&env, &ann, &conversation, "never mind", &in_secs(2.5)).await;
     let id = scheduled["id"].as_str().unwrap();
     let path = format!("/scheduled-messages/{id}");
 
@@ -140,7 +140,7 @@ async fn a_cancelled_message_is_never_sent() {
     assert_eq!(status, 404, "{body}");
     assert!(scheduled_list(&env, &ann).await.is_empty());
 
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    tokio::time::sleep(Duration::from_millis(2600)).await; // past its sendAt
     assert_eq!(dispatch(&env).await["queued"], 0);
     assert!(drain_new(&mut bob_ws, Duration::from_millis(1000)).await.is_empty());
     assert!(history(&env, &bob, &conversation).await.is_empty());
@@ -290,7 +290,7 @@ async fn a_record_failing_once_is_sent_later_once_and_the_rest_of_its_batch_once
     let (ann, bob) = (env.register("ann").await, env.register("bob").await);
     let conversation = direct(&env, &ann, &bob).await;
     let mut bob_ws = env.connect(&bob.access).await;
-    let send_at = in_secs(1.5);
+    let send_at = in_secs(2.5);
     for content in ["one", "two FAILONCE", "three"] {
         schedule(&env, &ann, &conversation, content, &send_at).await;
     }
@@ -325,7 +325,7 @@ async fn a_record_that_always_fails_ends_in_the_dlq_and_nothing_is_sent() {
     let (ann, bob) = (env.register("ann").await, env.register("bob").await);
     let conversation = direct(&env, &ann, &bob).await;
     let mut bob_ws = env.connect(&bob.access).await;
-    let scheduled = schedule(&env, &ann, &conversation, "ALWAYSFAIL", &in_secs(1.0)).await;
+    let scheduled = schedule(&env, &ann, &conversation, "ALWAYSFAIL", &in_secs(2.0)).await;
     let id = scheduled["id"].as_str().unwrap().to_string();
     assert_eq!(dispatch(&env).await["queued"], 1);
 
@@ -366,7 +366,7 @@ async fn two_dispatcher_runs_at_once_queue_each_message_once() {
     let conversation = direct(&env, &ann, &bob).await;
     let mut bob_ws = env.connect(&bob.access).await;
     const N: usize = 24;
-    let send_at = in_secs(1.0);
+    let send_at = in_secs(4.0);
     for i in 0..N {
         schedule(&env, &ann, &conversation, &format!("burst {i}"), &send_at).await;
     }
@@ -392,7 +392,7 @@ async fn redelivery_after_send_before_mark_sends_nothing_twice() {
     let (ann, bob) = (env.register("ann").await, env.register("bob").await);
     let conversation = direct(&env, &ann, &bob).await;
     let mut bob_ws = env.connect(&bob.access).await;
-    let scheduled = schedule(&env, &ann, &conversation, "only once", &in_secs(1.0)).await;
+    let scheduled = schedule(&env, &ann, &conversation, "only once", &in_secs(2.0)).await;
     let record = json!({
         "messageId": "00000000-0000-0000-0000-000000000001",
         "receiptHandle": "r",
@@ -419,7 +419,7 @@ async fn redelivery_after_send_before_mark_sends_nothing_twice() {
     let id = scheduled["id"].as_str().unwrap();
     assert_eq!(status_of(&env, &ann, id).await.as_deref(), Some("sent"));
     // sent messages have left the due index: the dispatcher finds nothing
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(dispatch(&env).await["due"], 0);
 }
 

@@ -448,3 +448,129 @@ async fn the_dispatcher_fires_on_the_wall_clock() {
     assert_eq!(message["content"], "on the clock");
     assert_eq!(history(&env, &bob, &conversation).await.len(), 1);
 }
+
+/// Counts every AWS request on its way to the emulator, by operation (`x-amz-target`).
+struct CountingProxy {
+    upstream: String,
+    client: reqwest::Client,
+    counts: std::sync::Mutex<BTreeMap<String, u64>>,
+}
+
+impl CountingProxy {
+    async fn start(upstream: String) -> (std::sync::Arc<Self>, String) {
+        use axum::extract::{Request, State};
+        use axum::response::IntoResponse;
+        let proxy = std::sync::Arc::new(Self { upstream, client: reqwest::Client::new(), counts: Default::default() });
+        async fn forward(State(proxy): State<std::sync::Arc<CountingProxy>>, request: Request) -> axum::response::Response {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, 16 << 20).await.unwrap_or_default();
+            let op = parts
+                .headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
+                .unwrap_or_else(|| format!("{} {}", parts.method, parts.uri.path()));
+            *proxy.counts.lock().unwrap().entry(op).or_default() += 1;
+            let url = format!("{}{}", proxy.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+            let mut upstream = proxy.client.request(parts.method.clone(), url).body(body);
+            for (name, value) in &parts.headers {
+                if name != "host" && name != "content-length" {
+                    upstream = upstream.header(name, value);
+                }
+            }
+            let answer = upstream.send().await.unwrap();
+            let status = answer.status();
+            let headers = answer.headers().clone();
+            let bytes = answer.bytes().await.unwrap_or_default();
+            let mut response = (status, bytes).into_response();
+            for (name, value) in &headers {
+                if name != "content-length" && name != "transfer-encoding" {
+                    response.headers_mut().insert(name, value.clone());
+                }
+            }
+            response
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(forward).with_state(proxy.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (proxy, url)
+    }
+
+    fn take(&self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut *self.counts.lock().unwrap())
+    }
+}
+
+fn per_message(counts: &BTreeMap<String, u64>, n: usize) -> String {
+    counts.iter().map(|(op, c)| format!("{op} {:.2}", *c as f64 / n as f64)).collect::<Vec<_>>().join(", ")
+}
+
+/// `cargo test -p chat-local --test e2e_scheduled measure -- --ignored --nocapture`: AWS requests
+/// per scheduled message by phase, and the delay between `sendAt` and live delivery.
+#[tokio::test]
+#[ignore = "a measurement, not a test: run by hand"]
+async fn measure_requests_and_delay_per_scheduled_message() {
+    const N: usize = 20;
+    let (proxy, endpoint) = CountingProxy::start(support::aws_endpoint()).await;
+    let overrides = |key: &str| match key {
+        "CHAT_SCHEDULE_LOOKAHEAD_SECS" => Some("0".into()),
+        _ => fast(key),
+    };
+    let env = TestEnv::start_on(&endpoint, overrides, manual()).await;
+    let (ann, bob) = (env.register("ann").await, env.register("bob").await);
+    let conversation = direct(&env, &ann, &bob).await;
+    let mut bob_ws = env.connect(&bob.access).await;
+    let _ann_ws = env.connect(&ann.access).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    proxy.take();
+
+    let send_at = in_secs(3.0);
+    for i in 0..N {
+        schedule(&env, &ann, &conversation, &format!("m{i}"), &send_at).await;
+    }
+    let scheduling = proxy.take();
+    let due = chat::domain::schedule::parse_time(&send_at).unwrap();
+    tokio::time::sleep((due - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(100)).await;
+    proxy.take(); // idle polls while waiting
+    let fired = chrono::Utc::now();
+    let report = dispatch(&env).await;
+    assert_eq!(report["queued"], N as u64);
+    let dispatching = proxy.take();
+    let mut latencies = Vec::new();
+    for _ in 0..N {
+        bob_ws.recv_type("message.new").await;
+        latencies.push((chrono::Utc::now() - fired).num_milliseconds());
+    }
+    env.eventually("all sent", || async { scheduled_list(&env, &ann).await.iter().all(|m| m["status"] == "sent") })
+        .await;
+    let mut working = proxy.take();
+    let polls = working.remove("ReceiveMessage").unwrap_or(0);
+    eprintln!("measure: {N} scheduled messages, 2 open connections (one per member)");
+    eprintln!("measure: POST /scheduled-messages per message: {}", per_message(&scheduling, N));
+    eprintln!("measure: dispatcher per message: {}", per_message(&dispatching, N));
+    eprintln!("measure: worker per message: {} (+ {polls} ReceiveMessage polls in total)", per_message(&working, N));
+    latencies.sort();
+    eprintln!(
+        "measure: fired directly when due -> live delivery: first {} ms, median {} ms, last {} ms",
+        latencies[0],
+        latencies[N / 2],
+        latencies[N - 1]
+    );
+
+    // With the look-ahead (the default), the dispatcher queues ahead and SQS holds each message
+    // until its sendAt: the delay is from sendAt, whenever the dispatcher ran in the minute before.
+    let env = TestEnv::start_on(&endpoint, fast, manual()).await;
+    let (ann, bob) = (env.register("ann").await, env.register("bob").await);
+    let conversation = direct(&env, &ann, &bob).await;
+    let mut bob_ws = env.connect(&bob.access).await;
+    let mut delays = Vec::new();
+    for i in 0..5 {
+        let scheduled = schedule(&env, &ann, &conversation, &format!("ahead {i}"), &in_secs(2.0 + i as f64 * 0.37)).await;
+        assert_eq!(dispatch(&env).await["queued"], 1);
+        bob_ws.recv_type("message.new").await;
+        let at = chat::domain::schedule::parse_time(scheduled["sendAt"].as_str().unwrap()).unwrap();
+        delays.push((chrono::Utc::now() - at).num_milliseconds());
+    }
+    eprintln!("measure: queued ahead (look-ahead 60 s), sendAt -> live delivery: {delays:?} ms");
+}

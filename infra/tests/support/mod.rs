@@ -76,7 +76,16 @@ impl TestEnv {
         overrides: impl Fn(&str) -> Option<String>,
         options: local::LocalOptions,
     ) -> TestEnv {
-        let endpoint = aws_endpoint();
+        Self::start_on(&aws_endpoint(), overrides, options).await
+    }
+
+    /// Against a given AWS endpoint (a counting proxy in front of moto, say).
+    pub async fn start_on(
+        endpoint: &str,
+        overrides: impl Fn(&str) -> Option<String>,
+        options: local::LocalOptions,
+    ) -> TestEnv {
+        let endpoint = endpoint.to_string();
         let table = format!("chat-e2e-{}", chat::domain::new_id().to_lowercase());
         let config = Config::from_lookup(|key| {
             overrides(key).or_else(|| match key {

@@ -461,7 +461,10 @@ impl CountingProxy {
         use axum::extract::{Request, State};
         use axum::response::IntoResponse;
         let proxy = std::sync::Arc::new(Self { upstream, client: reqwest::Client::new(), counts: Default::default() });
-        async fn forward(State(proxy): State<std::sync::Arc<CountingProxy>>, request: Request) -> axum::response::Response {
+        async fn forward(
+            State(proxy): State<std::sync::Arc<CountingProxy>>,
+            request: Request,
+        ) -> axum::response::Response {
             let (parts, body) = request.into_parts();
             let body = axum::body::to_bytes(body, 16 << 20).await.unwrap_or_default();
             let op = parts
@@ -566,11 +569,51 @@ async fn measure_requests_and_delay_per_scheduled_message() {
     let mut bob_ws = env.connect(&bob.access).await;
     let mut delays = Vec::new();
     for i in 0..5 {
-        let scheduled = schedule(&env, &ann, &conversation, &format!("ahead {i}"), &in_secs(2.0 + i as f64 * 0.37)).await;
+        let scheduled =
+            schedule(&env, &ann, &conversation, &format!("ahead {i}"), &in_secs(2.0 + i as f64 * 0.37)).await;
         assert_eq!(dispatch(&env).await["queued"], 1);
         bob_ws.recv_type("message.new").await;
         let at = chat::domain::schedule::parse_time(scheduled["sendAt"].as_str().unwrap()).unwrap();
         delays.push((chrono::Utc::now() - at).num_milliseconds());
     }
     eprintln!("measure: queued ahead (look-ahead 60 s), sendAt -> live delivery: {delays:?} ms");
+}
+
+/// A dispatcher that dies after claiming a message but before SQS has it: the claim's lease runs
+/// out and the next run queues the message, which is sent once.
+#[tokio::test]
+async fn a_claim_whose_dispatcher_died_is_queued_again_after_its_lease() {
+    let overrides = |key: &str| match key {
+        "CHAT_SCHEDULE_LEASE_SECS" => Some("1".into()),
+        _ => fast(key),
+    };
+    let env = TestEnv::start_with_options(overrides, manual()).await;
+    let (ann, bob) = (env.register("ann").await, env.register("bob").await);
+    let conversation = direct(&env, &ann, &bob).await;
+    let mut bob_ws = env.connect(&bob.access).await;
+    let scheduled = schedule(&env, &ann, &conversation, "survives a crash", &in_secs(2.0)).await;
+    let id = scheduled["id"].as_str().unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    // the first half of a dispatcher run: the claim, and then nothing
+    let store = env.backend.app.schedules.clone().unwrap();
+    let now = chrono::Utc::now();
+    let mut claimed = 0;
+    for shard in 0..chat::aws::keys::DUE_SHARDS {
+        for entry in store.due_scheduled(shard, now, 100).await.unwrap() {
+            let lease = now + chrono::Duration::seconds(1);
+            claimed += store.claim_scheduled(&entry, now, lease).await.unwrap().map_or(0, |_| 1);
+        }
+    }
+    assert_eq!(claimed, 1);
+    assert_eq!(status_of(&env, &ann, id).await.as_deref(), Some("queued"));
+    assert!(drain_new(&mut bob_ws, Duration::from_millis(1200)).await.is_empty(), "not in SQS: not sent");
+
+    // the lease has run out: the next run queues it
+    let report = dispatch(&env).await;
+    assert_eq!(report["queued"], 1, "{report}");
+    let got = bob_ws.recv_type("message.new").await;
+    assert_eq!(got["message"]["content"], "survives a crash");
+    assert!(drain_new(&mut bob_ws, Duration::from_millis(1000)).await.is_empty());
+    assert_eq!(history(&env, &bob, &conversation).await.len(), 1);
 }

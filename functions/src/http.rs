@@ -8,7 +8,7 @@ use chat::protocol::rest::{
     PostMessageBody, ReadBody, RefreshBody, RegisterBody,
 };
 use chat::service::delivery::deliver;
-use chat::service::{auth, conversations, limits, messaging, receipts, stats, users};
+use chat::service::{auth, conversations, limits, messaging, receipts, scheduling, stats, users};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -176,6 +176,24 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
             caller(app, req)?;
             json(200, &stats::stats(app).await?)
         }
+        ("POST", ["scheduled-messages"]) => {
+            let user = caller(app, req)?;
+            json(201, &scheduling::schedule(app, &user, body(req)?).await?)
+        }
+        ("GET", ["scheduled-messages"]) => {
+            let user = caller(app, req)?;
+            let query = req.query_string_parameters();
+            let limit = match query.first("limit") {
+                Some(l) => Some(l.parse::<usize>().map_err(|_| ChatError::invalid("limit must be a whole number"))?),
+                None => None,
+            };
+            json(200, &scheduling::list(app, &user, limit, query.first("cursor")).await?)
+        }
+        ("DELETE", ["scheduled-messages", id]) => {
+            let user = caller(app, req)?;
+            scheduling::cancel(app, &user, id).await?;
+            empty(204)
+        }
         _ => Err(if known_path(&segments) {
             ChatError::new(ErrorCode::InvalidInput, format!("method {method} is not allowed on {path}"))
         } else {
@@ -196,6 +214,8 @@ fn known_path(segments: &[&str]) -> bool {
             | ["users"]
             | ["users", _]
             | ["stats"]
+            | ["scheduled-messages"]
+            | ["scheduled-messages", _]
             | ["conversations"]
             | ["conversations", _]
             | ["conversations", _, "messages" | "members" | "read" | "history"]

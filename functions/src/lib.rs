@@ -5,6 +5,7 @@
 pub mod api_docs;
 pub mod http;
 pub mod registry;
+pub mod scheduler;
 pub mod ws;
 
 pub use lambda_runtime::Error;

@@ -9,7 +9,7 @@ use lambda_http::Body;
 use lambda_runtime::Error;
 use serde_json::Value;
 
-use crate::{http, ws};
+use crate::{http, scheduler, ws};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
@@ -21,10 +21,13 @@ pub enum Function {
     WsTyping,
     WsDefault,
     HttpApi,
+    SchedulerPlanner,
+    SchedulerDispatcher,
+    SchedulerWorker,
 }
 
 impl Function {
-    pub const ALL: [Function; 8] = [
+    pub const ALL: [Function; 11] = [
         Function::WsAuthorizer,
         Function::WsConnect,
         Function::WsDisconnect,
@@ -33,6 +36,9 @@ impl Function {
         Function::WsTyping,
         Function::WsDefault,
         Function::HttpApi,
+        Function::SchedulerPlanner,
+        Function::SchedulerDispatcher,
+        Function::SchedulerWorker,
     ];
 
     /// The cargo binary (and the `BuildProperties.Binary` in template.yaml).
@@ -46,6 +52,9 @@ impl Function {
             Function::WsTyping => "ws-typing",
             Function::WsDefault => "ws-default",
             Function::HttpApi => "http-api",
+            Function::SchedulerPlanner => "scheduler-planner",
+            Function::SchedulerDispatcher => "scheduler-dispatcher",
+            Function::SchedulerWorker => "scheduler-worker",
         }
     }
 
@@ -69,6 +78,13 @@ pub async fn invoke(app: &App, function: Function, event: Value) -> Result<Value
             let response = http::handle(app, request.into()).await;
             serde_json::to_value(http_response(response))?
         }
+        Function::SchedulerPlanner => {
+            serde_json::to_value(scheduler::plan(app, serde_json::from_value(event)?).await?)?
+        }
+        Function::SchedulerDispatcher => {
+            serde_json::to_value(scheduler::dispatch(app, serde_json::from_value(event)?).await?)?
+        }
+        Function::SchedulerWorker => serde_json::to_value(scheduler::work(app, serde_json::from_value(event)?).await?)?,
     };
     Ok(answer)
 }

@@ -83,3 +83,100 @@ pub async fn create_table(client: &Client, table_name: &str, definition: &TableD
     }
     Ok(())
 }
+
+/// A queue of template.yaml as created on the endpoint.
+#[derive(Debug, Clone)]
+pub struct LocalQueue {
+    pub logical_id: String,
+    pub name: String,
+    pub url: String,
+    pub arn: String,
+}
+
+/// Creates every queue of template.yaml as `{prefix}-{LogicalId}`, dead-letter queues first, with
+/// the template's VisibilityTimeout, MessageRetentionPeriod, DelaySeconds and RedrivePolicy.
+/// `visibility_timeout` overrides the template's (tests use seconds instead of a minute).
+pub async fn create_queues(
+    client: &aws_sdk_sqs::Client,
+    prefix: &str,
+    queues: &std::collections::BTreeMap<String, crate::events::QueueDefinition>,
+    visibility_timeout: Option<i64>,
+) -> Result<std::collections::BTreeMap<String, LocalQueue>, String> {
+    use aws_sdk_sqs::types::QueueAttributeName as Attr;
+    let mut created: std::collections::BTreeMap<String, LocalQueue> = std::collections::BTreeMap::new();
+    while created.len() < queues.len() {
+        let ready: Vec<&crate::events::QueueDefinition> = queues
+            .values()
+            .filter(|q| !created.contains_key(&q.logical_id))
+            .filter(|q| q.redrive.as_ref().is_none_or(|r| created.contains_key(&r.dead_letter_queue)))
+            .collect();
+        if ready.is_empty() {
+            return Err("the queues' redrive policies form a cycle".into());
+        }
+        for queue in ready {
+            let name: String = format!("{prefix}-{}", queue.logical_id)
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+                .take(80)
+                .collect();
+            let mut attributes = std::collections::HashMap::new();
+            if let Some(v) = visibility_timeout.or(queue.visibility_timeout) {
+                attributes.insert(Attr::VisibilityTimeout, v.to_string());
+            }
+            if let Some(v) = queue.message_retention_period {
+                attributes.insert(Attr::MessageRetentionPeriod, v.to_string());
+            }
+            if let Some(v) = queue.delay_seconds {
+                attributes.insert(Attr::DelaySeconds, v.to_string());
+            }
+            if let Some(redrive) = &queue.redrive {
+                let policy = serde_json::json!({
+                    "deadLetterTargetArn": created[&redrive.dead_letter_queue].arn,
+                    "maxReceiveCount": redrive.max_receive_count,
+                });
+                attributes.insert(Attr::RedrivePolicy, policy.to_string());
+            }
+            let url =
+                match client.create_queue().queue_name(&name).set_attributes(Some(attributes.clone())).send().await {
+                    Ok(out) => out.queue_url.unwrap_or_default(),
+                    // It exists with other attributes (a rerun against the same endpoint): update it.
+                    Err(e) if e.as_service_error().is_some_and(|se| se.is_queue_name_exists()) => {
+                        let url = client
+                            .get_queue_url()
+                            .queue_name(&name)
+                            .send()
+                            .await
+                            .map_err(|e| format!("GetQueueUrl {name}: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?
+                            .queue_url
+                            .unwrap_or_default();
+                        client
+                            .set_queue_attributes()
+                            .queue_url(&url)
+                            .set_attributes(Some(attributes))
+                            .send()
+                            .await
+                            .map_err(|e| {
+                                format!("SetQueueAttributes {name}: {}", aws_sdk_sqs::error::DisplayErrorContext(e))
+                            })?;
+                        url
+                    }
+                    Err(e) => {
+                        return Err(format!("CreateQueue {name}: {}", aws_sdk_sqs::error::DisplayErrorContext(e)));
+                    }
+                };
+            let arn = client
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(Attr::QueueArn)
+                .send()
+                .await
+                .map_err(|e| format!("GetQueueAttributes {name}: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?
+                .attributes
+                .and_then(|mut a| a.remove(&Attr::QueueArn))
+                .ok_or_else(|| format!("{name} has no QueueArn"))?;
+            created
+                .insert(queue.logical_id.clone(), LocalQueue { logical_id: queue.logical_id.clone(), name, url, arn });
+        }
+    }
+    Ok(created)
+}

@@ -33,11 +33,13 @@ pub const REGION: &str = "us-east-1";
 pub struct GatewayOptions {
     pub stage: String,
     pub api_id: String,
+    /// Extra routes on the HTTP port, ahead of the HTTP API (`/_local/schedules/{name}/run`).
+    pub admin: Option<Router>,
 }
 
 impl Default for GatewayOptions {
     fn default() -> Self {
-        Self { stage: "local".into(), api_id: "local".into() }
+        Self { stage: "local".into(), api_id: "local".into(), admin: None }
     }
 }
 
@@ -112,7 +114,7 @@ enum Outbound {
 pub async fn serve(
     app: App,
     template: Template,
-    options: GatewayOptions,
+    mut options: GatewayOptions,
     ws_listener: TcpListener,
     http_listener: TcpListener,
 ) -> std::io::Result<RunningGateway> {
@@ -121,6 +123,7 @@ pub async fn serve(
         .strip_prefix("$request.body.")
         .ok_or_else(|| std::io::Error::other("only $request.body.<field> route selection is emulated"))?
         .to_string();
+    let admin = options.admin.take();
     let state = Arc::new(GatewayState { app, template, options, route_field, connections: Mutex::new(HashMap::new()) });
     let ws_addr = ws_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
@@ -130,7 +133,10 @@ pub async fn serve(
         .route("/{stage}/@connections/{id}", any(management_with_stage))
         .fallback(websocket_handshake)
         .with_state(state.clone());
-    let http_router = Router::new().fallback(http_api).with_state(state.clone());
+    let mut http_router = Router::new().fallback(http_api).with_state(state.clone());
+    if let Some(admin) = admin {
+        http_router = admin.merge(http_router);
+    }
 
     let ws_task = tokio::spawn(async move {
         let service = ws_router.into_make_service_with_connect_info::<SocketAddr>();

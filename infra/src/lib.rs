@@ -5,6 +5,9 @@
 pub mod aws_proxy;
 pub mod bootstrap;
 pub mod emulator;
+pub mod events;
 pub mod gateway;
 pub mod local;
+pub mod schedules;
+pub mod sqs_mapping;
 pub mod template;

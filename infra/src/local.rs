@@ -1,12 +1,18 @@
 //! Wires a whole local backend: AWS endpoint, table, App, gateway. Used by `local-gateway` (what
 //! `make dev` runs) and by the end-to-end tests, so both exercise the same set-up.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use chat::{App, Config};
 use tokio::net::TcpListener;
 
+use crate::bootstrap::LocalQueue;
 use crate::gateway::{GatewayOptions, RunningGateway, serve};
+use crate::schedules::{LocalSchedules, Tasks};
+use crate::sqs_mapping::PollOptions;
 use crate::template::Template;
 
 /// A development-only signing secret; `make dev` warns when it is used.
@@ -28,6 +34,58 @@ pub struct LocalBackend {
     pub gateway: RunningGateway,
     pub app: App,
     pub sdk: aws_config::SdkConfig,
+    /// The template's queues as created on the endpoint, by logical id.
+    pub queues: BTreeMap<String, LocalQueue>,
+    /// The template's schedule rules (fire one with `schedules.fire` or the admin endpoint).
+    pub schedules: Arc<LocalSchedules>,
+    /// Schedule clocks and SQS pollers; stopped when the backend is dropped.
+    pub event_tasks: Tasks,
+}
+
+/// How the local EventBridge and SQS event sources run.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    /// Fire the enabled schedule rules on the wall clock (`CHAT_LOCAL_SCHEDULES=off` stops it;
+    /// `POST /_local/schedules/{name}/run` always works).
+    pub clock: bool,
+    /// Overrides every queue's VisibilityTimeout (`CHAT_LOCAL_SQS_VISIBILITY_TIMEOUT`), so a
+    /// failing record comes back in seconds instead of a minute.
+    pub visibility_timeout_secs: Option<i64>,
+    /// SQS short-polling interval (`CHAT_LOCAL_SQS_POLL_MS`, default 200).
+    pub poll: PollOptions,
+    /// Template parameter overrides (`CHAT_PARAMETER_<Name>=value`), as `sam deploy
+    /// --parameter-overrides`.
+    pub parameters: BTreeMap<String, String>,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        Self { clock: true, visibility_timeout_secs: None, poll: PollOptions::default(), parameters: BTreeMap::new() }
+    }
+}
+
+impl LocalOptions {
+    pub fn from_env() -> Result<Self, String> {
+        let mut options = Self::default();
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(v) = var("CHAT_LOCAL_SCHEDULES") {
+            options.clock = !matches!(v.as_str(), "off" | "false" | "0");
+        }
+        if let Some(v) = var("CHAT_LOCAL_SQS_VISIBILITY_TIMEOUT") {
+            options.visibility_timeout_secs =
+                Some(v.parse().map_err(|_| "CHAT_LOCAL_SQS_VISIBILITY_TIMEOUT is not a number")?);
+        }
+        if let Some(v) = var("CHAT_LOCAL_SQS_POLL_MS") {
+            options.poll.interval =
+                Duration::from_millis(v.parse().map_err(|_| "CHAT_LOCAL_SQS_POLL_MS is not a number")?);
+        }
+        for (key, value) in std::env::vars() {
+            if let Some(name) = key.strip_prefix("CHAT_PARAMETER_") {
+                options.parameters.insert(name.to_string(), value);
+            }
+        }
+        Ok(options)
+    }
 }
 
 /// Creates the table of `template` on `endpoint` as `config.table` and serves the gateway on the
@@ -35,19 +93,48 @@ pub struct LocalBackend {
 pub async fn start(
     template_path: &Path,
     endpoint: &str,
-    mut config: Config,
+    config: Config,
     ws_listener: TcpListener,
     http_listener: TcpListener,
 ) -> Result<LocalBackend, String> {
-    let template = Template::load(template_path)?;
+    start_with(template_path, endpoint, config, ws_listener, http_listener, LocalOptions::default()).await
+}
+
+/// `start`, and also: the template's queues (named `{table}-{LogicalId}`), its schedule rules on
+/// the wall clock and behind `POST /_local/schedules/{name}/run`, and its SQS mappings polled.
+pub async fn start_with(
+    template_path: &Path,
+    endpoint: &str,
+    mut config: Config,
+    ws_listener: TcpListener,
+    http_listener: TcpListener,
+    options: LocalOptions,
+) -> Result<LocalBackend, String> {
+    let template = Template::load_with_parameters(template_path, &options.parameters)?;
     let sdk = sdk_config(endpoint).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     crate::bootstrap::create_table(&dynamo, &config.table, &template.table).await?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queues =
+        crate::bootstrap::create_queues(&sqs, &config.table, &template.events.queues, options.visibility_timeout_secs)
+            .await?;
     let ws_addr = ws_listener.local_addr().map_err(|e| e.to_string())?;
     config.management_endpoint = Some(format!("http://{ws_addr}"));
+    // The queue URL the template hands a function (`CHAT_SCHEDULE_QUEUE_URL: !Ref TheQueue`).
+    if let Some(queue) = template.events.queue_env.get("CHAT_SCHEDULE_QUEUE_URL") {
+        config.scheduling.queue_url = queues.get(queue).map(|q| q.url.clone());
+    }
     let app = App::with_sdk_config(config, &sdk).map_err(|e| e.to_string())?;
-    let gateway = serve(app.clone(), template, GatewayOptions::default(), ws_listener, http_listener)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(LocalBackend { gateway, app, sdk })
+
+    let schedules = LocalSchedules::new(app.clone(), template.events.schedules.clone());
+    let mut event_tasks =
+        crate::sqs_mapping::start(app.clone(), sqs, &template.events.queue_mappings, &queues, options.poll)?;
+    if options.clock {
+        let mut clock = schedules.start_clock();
+        event_tasks.0.append(&mut clock.0);
+    }
+    let gateway_options = GatewayOptions { admin: Some(schedules.admin_router()), ..GatewayOptions::default() };
+    let gateway =
+        serve(app.clone(), template, gateway_options, ws_listener, http_listener).await.map_err(|e| e.to_string())?;
+    Ok(LocalBackend { gateway, app, sdk, queues, schedules, event_tasks })
 }

@@ -20,6 +20,9 @@ pub struct Template {
     pub table: TableDefinition,
     /// Logical id → cargo binary, for every function.
     pub functions: BTreeMap<String, String>,
+    /// EventBridge rules (functions' `Schedule`/`ScheduleV2` events), SQS queues and the SQS
+    /// event-source mappings (functions' `SQS` events): see `events.rs`.
+    pub events: crate::events::EventDefinitions,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +60,17 @@ impl Template {
     }
 
     pub fn parse(text: &str) -> Result<Self, Error> {
+        Self::parse_with_parameters(text, &BTreeMap::new())
+    }
+
+    /// Like `load`, with template parameters overriding their defaults (as `sam deploy
+    /// --parameter-overrides` would).
+    pub fn load_with_parameters(path: &Path, parameters: &BTreeMap<String, String>) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::parse_with_parameters(&text, parameters)
+    }
+
+    pub fn parse_with_parameters(text: &str, parameters: &BTreeMap<String, String>) -> Result<Self, Error> {
         let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| format!("template.yaml is not YAML: {e}"))?;
         let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or("template.yaml has no Resources")?;
         let by_type = |ty: &'static str| {
@@ -151,7 +165,10 @@ impl Template {
         let (table_id, table) = by_type("AWS::DynamoDB::Table").next().ok_or("template.yaml has no DynamoDB table")?;
         let table = TableDefinition::parse(&table_id, table.get("Properties").ok_or("table without Properties")?)?;
 
+        let events = crate::events::EventDefinitions::parse(&doc, &functions, parameters)?;
+
         Ok(Self {
+            events,
             ws_routes,
             connect_authorizer,
             route_selection_expression,
@@ -204,12 +221,12 @@ impl TableDefinition {
     }
 }
 
-fn known_function(binary: &str) -> Result<Function, Error> {
+pub(crate) fn known_function(binary: &str) -> Result<Function, Error> {
     Function::from_binary(binary).ok_or_else(|| format!("binary {binary} has no handler in chat_functions::registry"))
 }
 
 /// The string of `!Sub "…"` / `{"Fn::Sub": "…"}` (or a plain string).
-fn sub_string(v: &Value) -> Option<String> {
+pub(crate) fn sub_string(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Tagged(t) if t.tag == "Sub" => t.value.as_str().map(str::to_string),
@@ -219,7 +236,7 @@ fn sub_string(v: &Value) -> Option<String> {
 }
 
 /// The logical id of `!Ref X` / `{"Ref": "X"}`.
-fn reference(v: &Value) -> Option<String> {
+pub(crate) fn reference(v: &Value) -> Option<String> {
     match v {
         Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().map(str::to_string),
         Value::Mapping(m) => m.get("Ref").and_then(Value::as_str).map(str::to_string),

@@ -114,3 +114,111 @@ async fn cors_preflight_is_answered() {
     assert_eq!(response.status().as_u16(), 204);
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
 }
+
+#[test]
+fn template_schedules_queues_and_mappings() {
+    use chat_local::events::ScheduleExpression;
+    let t = template();
+    let rules: Vec<(&str, Function, bool)> =
+        t.events.schedules.iter().map(|r| (r.name.as_str(), r.function, r.enabled)).collect();
+    assert_eq!(
+        rules,
+        vec![
+            ("PlannerSchedule", Function::SchedulerPlanner, true),
+            ("DispatcherSchedule", Function::SchedulerDispatcher, true)
+        ]
+    );
+    let planner = t.events.schedule("PlannerSchedule").unwrap();
+    assert_eq!(planner.rule_id, "SchedulerPlannerFunctionPlannerSchedule");
+    assert_eq!(planner.expression, ScheduleExpression::parse("cron(0 2 * * ? *)").unwrap(), "default 02:00 UTC");
+    assert_eq!(
+        t.events.schedule("DispatcherSchedule").unwrap().expression,
+        ScheduleExpression::Rate(chrono::Duration::minutes(1))
+    );
+
+    let mapping = &t.events.queue_mappings[..];
+    assert_eq!(mapping.len(), 1);
+    assert_eq!(
+        (mapping[0].function, mapping[0].queue.as_str(), mapping[0].batch_size, mapping[0].report_batch_item_failures),
+        (Function::SchedulerWorker, "ScheduledMessagesQueue", 10, true)
+    );
+    let queue = &t.events.queues["ScheduledMessagesQueue"];
+    let redrive = queue.redrive.as_ref().expect("the queue has a redrive policy");
+    assert_eq!((redrive.dead_letter_queue.as_str(), redrive.max_receive_count), ("ScheduledMessagesDLQ", 5));
+    assert!(t.events.queues["ScheduledMessagesDLQ"].redrive.is_none());
+    assert_eq!(t.events.queue_env.get("CHAT_SCHEDULE_QUEUE_URL").map(String::as_str), Some("ScheduledMessagesQueue"));
+
+    // Lambda's advice for SQS event sources: visibility timeout >= 6x the function timeout.
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(template_path()).unwrap()).unwrap();
+    let worker_timeout = doc["Resources"]["SchedulerWorkerFunction"]["Properties"]["Timeout"]
+        .as_i64()
+        .or_else(|| doc["Globals"]["Function"]["Timeout"].as_i64())
+        .unwrap();
+    assert!(queue.visibility_timeout.unwrap() >= 6 * worker_timeout);
+    // the DLQ has an alarm on its depth
+    let alarm = &doc["Resources"]["ScheduledMessagesDLQAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+
+    // the planner's parameter turns its rule off
+    let params = std::collections::BTreeMap::from([("PlannerEnabled".to_string(), "false".to_string())]);
+    let off = Template::load_with_parameters(&template_path(), &params).unwrap();
+    assert!(!off.events.schedule("PlannerSchedule").unwrap().enabled);
+    assert!(off.events.schedule("DispatcherSchedule").unwrap().enabled);
+    let params = std::collections::BTreeMap::from([("NoSuchParameter".to_string(), "x".to_string())]);
+    assert!(Template::load_with_parameters(&template_path(), &params).is_err());
+}
+
+fn template_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")
+}
+
+#[tokio::test]
+async fn the_local_emulation_creates_the_templates_queues_and_serves_its_schedules() {
+    use aws_sdk_sqs::types::QueueAttributeName as Attr;
+    let t = template();
+    let options = chat_local::local::LocalOptions { clock: false, ..Default::default() };
+    let env = TestEnv::start_with_options(|_| None, options).await;
+    let queues = &env.backend.queues;
+    assert_eq!(queues.keys().collect::<Vec<_>>(), t.events.queues.keys().collect::<Vec<_>>());
+    let sqs = env.sqs();
+    for (id, definition) in &t.events.queues {
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&queues[id].url)
+            .attribute_names(Attr::All)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        let number = |a: Attr| attributes.get(&a).map(|v| v.parse::<i64>().unwrap());
+        assert_eq!(number(Attr::VisibilityTimeout), Some(definition.visibility_timeout.unwrap_or(30)), "{id}");
+        assert_eq!(number(Attr::MessageRetentionPeriod), definition.message_retention_period, "{id}");
+        match &definition.redrive {
+            Some(redrive) => {
+                let policy: serde_json::Value =
+                    serde_json::from_str(attributes.get(&Attr::RedrivePolicy).expect("a redrive policy")).unwrap();
+                assert_eq!(policy["deadLetterTargetArn"], queues[&redrive.dead_letter_queue].arn.as_str());
+                assert_eq!(
+                    policy["maxReceiveCount"]
+                        .as_i64()
+                        .or(policy["maxReceiveCount"].as_str().and_then(|s| s.parse().ok())),
+                    Some(redrive.max_receive_count)
+                );
+            }
+            None => assert!(!attributes.contains_key(&Attr::RedrivePolicy), "{id}"),
+        }
+    }
+    assert_eq!(env.backend.schedules.rules(), &t.events.schedules[..]);
+
+    let (status, body) = env.run_schedule("NoSuchRule").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = env.run_schedule("DispatcherSchedule").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["function"], "scheduler-dispatcher");
+    assert_eq!(body["result"]["queued"], 0);
+    // by the generated rule's logical id too
+    let (status, body) = env.run_schedule("SchedulerPlannerFunctionPlannerSchedule").await;
+    assert_eq!((status, body["result"]["pairsPlanned"].as_i64()), (200, Some(0)), "{body}");
+}

@@ -6,7 +6,7 @@ use crate::auth::TokenService;
 use crate::aws::{DynamoStore, ManagementApiPusher};
 use crate::config::Config;
 use crate::error::Result;
-use crate::ports::{Directory, Pusher, RateLimiter, Store};
+use crate::ports::{Directory, Pusher, Queue, RateLimiter, ScheduleStore, Store};
 
 #[derive(Clone)]
 pub struct App {
@@ -18,6 +18,10 @@ pub struct App {
     pub directory: Arc<dyn Directory>,
     /// Fixed-window rate-limit counters (same table as `store`).
     pub limiter: Arc<dyn RateLimiter>,
+    /// Scheduled and automated messages; `None` in an App built from bare ports.
+    pub schedules: Option<Arc<dyn ScheduleStore>>,
+    /// The scheduled-messages queue; only the dispatcher has one (`CHAT_SCHEDULE_QUEUE_URL`).
+    pub queue: Option<Arc<dyn Queue>>,
 }
 
 impl App {
@@ -32,7 +36,15 @@ impl App {
     pub fn with_sdk_config(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self> {
         let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone()));
         let pusher = ManagementApiPusher::new(sdk, config.management_endpoint.clone());
-        Ok(Self::with_ports(config, store.clone(), Arc::new(pusher), store.clone(), store))
+        // Only a function with a queue URL builds an SQS client (init time stays flat elsewhere).
+        let queue =
+            config.scheduling.queue_url.clone().map(|url| -> Arc<dyn Queue> {
+                Arc::new(crate::aws::SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url))
+            });
+        let mut app = Self::with_ports(config, store.clone(), Arc::new(pusher), store.clone(), store.clone());
+        app.schedules = Some(store);
+        app.queue = queue;
+        Ok(app)
     }
 
     pub fn with_ports(
@@ -43,6 +55,6 @@ impl App {
         limiter: Arc<dyn RateLimiter>,
     ) -> Self {
         let tokens = TokenService::new(&config.jwt_secret, &config.jwt_issuer, config.access_token_ttl_secs);
-        Self { config: Arc::new(config), tokens, store, pusher, directory, limiter }
+        Self { config: Arc::new(config), tokens, store, pusher, directory, limiter, schedules: None, queue: None }
     }
 }

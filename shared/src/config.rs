@@ -2,6 +2,9 @@
 
 use crate::error::{ChatError, Result};
 
+mod schedule;
+pub use schedule::ScheduleConfig;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// DynamoDB table holding everything durable (`CHAT_TABLE`).
@@ -42,6 +45,8 @@ pub struct Config {
     pub presence_max_room_members: usize,
     /// ... and tell at most this many distinct users (`CHAT_PRESENCE_MAX_CONTACTS`, 300).
     pub presence_max_contacts: usize,
+    /// Scheduled and automated messages (`CHAT_SCHEDULE_*`, `CHAT_AUTO_*`, `CHAT_PLANNER_*`).
+    pub scheduling: ScheduleConfig,
 }
 
 impl Config {
@@ -101,6 +106,7 @@ impl Config {
             presence_max_conversations: positive("CHAT_PRESENCE_MAX_CONVERSATIONS", 100)? as usize,
             presence_max_room_members: positive("CHAT_PRESENCE_MAX_ROOM_MEMBERS", 100)? as usize,
             presence_max_contacts: positive("CHAT_PRESENCE_MAX_CONTACTS", 300)? as usize,
+            scheduling: ScheduleConfig::from_lookup(&lookup)?,
         })
     }
 }

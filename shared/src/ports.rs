@@ -6,6 +6,9 @@ use async_trait::async_trait;
 use crate::domain::{Conversation, Member, MemberRole, Membership, Message, User};
 use crate::error::Result;
 
+mod schedule;
+pub use schedule::{Cancel, Claimed, DueEntry, Queue, QueueEntry, ScheduleStore};
+
 /// A user as stored: the public user plus the password hash, which never leaves the service.
 #[derive(Debug, Clone)]
 pub struct UserRecord {

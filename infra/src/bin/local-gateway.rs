@@ -1,6 +1,7 @@
 //! `make dev`: the whole backend on this machine. Starts moto from the project venv unless
-//! `AWS_ENDPOINT_URL` names an endpoint (LocalStack, say), creates the table from template.yaml,
-//! and serves the HTTP API and the WebSocket API until Ctrl-C.
+//! `AWS_ENDPOINT_URL` names an endpoint (LocalStack, say), creates the table and the queues from
+//! template.yaml, serves the HTTP API and the WebSocket API, fires the schedule rules and polls the
+//! SQS mappings until Ctrl-C.
 
 use std::path::PathBuf;
 
@@ -61,11 +62,32 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("HTTP port {http_port}: {e}"))?;
     let table = config.table.clone();
-    let backend = local::start(&template, &endpoint, config, ws, http).await?;
+    let options = local::LocalOptions::from_env()?;
+    let clock = options.clock;
+    let backend = local::start_with(&template, &endpoint, config, ws, http, options).await?;
     println!("HTTP API       {}", backend.gateway.http_url());
     println!("WebSocket API  {}/?token=<access token>", backend.gateway.ws_url());
     println!("@connections   {}/@connections/{{id}}", backend.gateway.ws_url());
     println!("AWS endpoint   {endpoint} (table {table})");
+    for rule in backend.schedules.rules() {
+        let state = if !rule.enabled {
+            "disabled"
+        } else if clock {
+            "on the clock"
+        } else {
+            "clock off (CHAT_LOCAL_SCHEDULES)"
+        };
+        println!(
+            "schedule       {} -> {} ({state}); fire now: POST {}/_local/schedules/{}/run",
+            rule.name,
+            rule.function.binary(),
+            backend.gateway.http_url(),
+            rule.name
+        );
+    }
+    for queue in backend.queues.values() {
+        println!("SQS queue      {} {}", queue.logical_id, queue.url);
+    }
     println!("Ctrl-C stops everything this started.");
 
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;

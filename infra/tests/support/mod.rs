@@ -68,20 +68,34 @@ impl TestEnv {
 
     /// `overrides` may set any `CHAT_*` variable of the config.
     pub async fn start_with(overrides: impl Fn(&str) -> Option<String>) -> TestEnv {
-        Self::start_on(&aws_endpoint(), overrides).await
+        Self::start_with_options(overrides, local::LocalOptions::default()).await
+    }
+
+    /// `start_with`, and how the local EventBridge and SQS event sources run.
+    pub async fn start_with_options(
+        overrides: impl Fn(&str) -> Option<String>,
+        options: local::LocalOptions,
+    ) -> TestEnv {
+        Self::start_on(&aws_endpoint(), overrides, options).await
     }
 
     /// With a counting, delaying, fault-injecting proxy between the functions and the emulator.
     pub async fn start_behind_proxy() -> (TestEnv, std::sync::Arc<chat_local::aws_proxy::AwsProxy>) {
         let (proxy, url) = chat_local::aws_proxy::AwsProxy::start(&aws_endpoint()).await;
-        (Self::start_on(&url, |_| None).await, proxy)
+        (Self::start_on(&url, |_| None, local::LocalOptions::default()).await, proxy)
     }
 
-    pub async fn start_on(endpoint: &str, overrides: impl Fn(&str) -> Option<String>) -> TestEnv {
+    /// Against a given AWS endpoint (a counting proxy in front of moto, say).
+    pub async fn start_on(
+        endpoint: &str,
+        overrides: impl Fn(&str) -> Option<String>,
+        options: local::LocalOptions,
+    ) -> TestEnv {
         // Logs only when asked for (RUST_LOG=warn cargo test ...): internal errors show their cause.
         if std::env::var_os("RUST_LOG").is_some() {
             chat::telemetry::init_pretty_logs();
         }
+        let endpoint = endpoint.to_string();
         let table = format!("chat-e2e-{}", chat::domain::new_id().to_lowercase());
         let config = Config::from_lookup(|key| {
             overrides(key).or_else(|| match key {
@@ -94,7 +108,7 @@ impl TestEnv {
         let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
-        let backend = local::start(&template, endpoint, config, ws, http).await.expect("local backend");
+        let backend = local::start_with(&template, &endpoint, config, ws, http, options).await.expect("local backend");
         let dynamo = aws_sdk_dynamodb::Client::new(&backend.sdk);
         TestEnv {
             base: backend.gateway.http_url(),
@@ -104,6 +118,15 @@ impl TestEnv {
             table,
             dynamo,
         }
+    }
+
+    /// `POST /_local/schedules/{name}/run`: fires a schedule rule now; its status and answer.
+    pub async fn run_schedule(&self, name: &str) -> (u16, Value) {
+        self.call("POST", &format!("/_local/schedules/{name}/run"), None, None).await
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.backend.sdk)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1276,3 +1276,6 @@ impl DynamoStore {
         Ok(out)
     }
 }
+
+// The scheduled-messages half of the store (`ScheduleStore`), in its own file.
+mod schedule;

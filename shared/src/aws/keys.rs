@@ -105,3 +105,48 @@ pub const USERS_COUNTER: &str = "STATS#USERS";
 pub fn messages_counter(hour: &str, shard: u32) -> String {
     format!("STATS#MSGS#{hour}#{shard}")
 }
+
+// Scheduled and automated messages (docs/data-model.md, "Scheduled messages"):
+//
+// | item                 | pk              | sk             | duePk / dueSk (index `due`)            |
+// |----------------------|-----------------|----------------|----------------------------------------|
+// | scheduled message    | `USER#{sender}` | `SCHED#{id}`   | `DUE#{shard}` / `{dueAt}#{id}` until it is queued |
+// | automated message    | `USER#{sender}` | `AUTO#{id}`    | same                                   |
+// | planner claim        | `USER#{user}`   | `PLAN#{day}`   |                                        |
+// | activity (seen on)   | `ACTIVE#{day}`  | `USER#{user}`  |                                        |
+
+/// The sparse GSI of messages waiting to be queued, and its key attributes.
+pub const DUE_INDEX: &str = "due";
+pub const DUE_PK: &str = "duePk";
+pub const DUE_SK: &str = "dueSk";
+/// The due index is spread over this many partitions (each takes 1,000 writes/s); the dispatcher
+/// queries them all. Changing it strands entries in shards no longer queried: only ever add.
+pub const DUE_SHARDS: u32 = 4;
+pub const SCHED_PREFIX: &str = "SCHED#";
+/// Sorts right after every `SCHED#…` key.
+pub const SCHED_END: &str = "SCHED$";
+pub const AUTO_PREFIX: &str = "AUTO#";
+
+pub fn scheduled(id: &str) -> String {
+    format!("{SCHED_PREFIX}{id}")
+}
+pub fn auto_scheduled(id: &str) -> String {
+    format!("{AUTO_PREFIX}{id}")
+}
+pub fn plan(day: &str) -> String {
+    format!("PLAN#{day}")
+}
+pub fn active(day: &str) -> String {
+    format!("ACTIVE#{day}")
+}
+pub fn due_shard(shard: u32) -> String {
+    format!("DUE#{shard}")
+}
+/// The shard of a ULID: its last character is random.
+pub fn due_shard_of(id: &str) -> u32 {
+    id.bytes().last().map(u32::from).unwrap_or(0) % DUE_SHARDS
+}
+/// `{RFC 3339 ms}#{id}`: fixed-width times, so key order is time order.
+pub fn due_key(at: &str, id: &str) -> String {
+    format!("{at}#{id}")
+}

@@ -4,7 +4,9 @@ pub mod directory;
 pub mod dynamo;
 pub mod keys;
 pub mod pusher;
+pub mod queue;
 pub mod rate_limit;
 
 pub use dynamo::DynamoStore;
 pub use pusher::ManagementApiPusher;
+pub use queue::SqsQueue;

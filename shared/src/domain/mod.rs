@@ -2,6 +2,7 @@
 
 pub mod conversation;
 pub mod message;
+pub mod schedule;
 pub mod time;
 pub mod user;
 

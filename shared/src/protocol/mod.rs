@@ -2,4 +2,5 @@
 
 pub mod directory;
 pub mod rest;
+pub mod scheduled;
 pub mod ws;

@@ -74,7 +74,10 @@ pub async fn login(app: &App, body: LoginBody) -> Result<TokenPair> {
         return Err(bad());
     }
     let user_id = record.user.id.clone();
-    issue_pair(app, &user_id, Some(record.user)).await
+    // The activity index (planner) is written in the same wave.
+    let (pair, ()) =
+        tokio::join!(issue_pair(app, &user_id, Some(record.user)), crate::service::scheduling::seen(app, &user_id));
+    pair
 }
 
 pub async fn refresh(app: &App, body: RefreshBody) -> Result<TokenPair> {

@@ -11,7 +11,12 @@ pub fn authorize(app: &App, token: Option<&str>) -> Result<String> {
 
 pub async fn connect(app: &App, user_id: &str, connection_id: &str) -> Result<()> {
     let expires_at = time::now().timestamp() + app.config.connection_ttl_secs;
-    app.store.put_connection(user_id, connection_id, expires_at).await
+    // The activity index (planner) is written in the same wave.
+    let (stored, ()) = tokio::join!(
+        app.store.put_connection(user_id, connection_id, expires_at),
+        crate::service::scheduling::seen(app, user_id)
+    );
+    stored
 }
 
 pub async fn disconnect(app: &App, user_id: &str, connection_id: &str) -> Result<()> {

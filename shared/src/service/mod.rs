@@ -10,6 +10,7 @@ pub mod limits;
 pub mod messaging;
 pub mod presence;
 pub mod receipts;
+pub mod scheduling;
 pub mod stats;
 pub mod sync;
 pub mod typing;

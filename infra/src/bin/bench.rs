@@ -144,12 +144,23 @@ async fn main() {
     let conversation =
         recv_type(&mut ann_ws, "message.sent").await["message"]["conversationId"].as_str().unwrap().to_string();
     recv_type(&mut bob_ws, "message.new").await;
+    let cat = bench.register("cat").await;
+    let (status, group) = bench
+        .call(
+            "POST",
+            "/conversations",
+            Some(&ann.access),
+            Some(json!({"type":"group","name":"bench","memberIds":[bob.id, cat.id]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{group}");
+    let group = group["id"].as_str().unwrap().to_string();
 
     // ---- sequential round trips and requests per route
     let mut counter = 0u64;
     let mut refresh = ann.refresh.clone();
     let mut rows = Vec::new();
-    let routes: [(&str, u32); 10] = [
+    let routes: [(&str, u32); 16] = [
         // send: the rate-limit write must refuse before anything is stored (+1).
         ("ws send (direct) → message.sent", 2),
         ("ws send (direct) → recipient's message.new", 2),
@@ -164,6 +175,15 @@ async fn main() {
         ("GET /me", 1),
         ("GET /conversations/{id}/messages", 1),
         ("POST /conversations/{id}/messages", 1),
+        // groups: the member list must be read before the members' connections (+1), after the
+        // rate limit (+1).
+        ("ws send (group of 3) → member's message.new", 3),
+        // read: pointer update (‖ the direct pair's connections) → senders of the covered range.
+        ("ws read (direct) → sender's receipt", 3),
+        ("ws typing (group) → member's typing", 3),
+        ("ws sync (2 conversations) → sync", 3),
+        ("GET /conversations", 3),
+        ("GET /unread", 3),
     ];
     for (name, minimum) in routes {
         let mut by_delay = Vec::new();
@@ -225,6 +245,49 @@ async fn main() {
                     }
                     "GET /me" => {
                         bench.call("GET", "/me", Some(&ann.access), None).await;
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "ws send (group of 3) → member's message.new" => {
+                        let frame = json!({"action":"send","conversationId":group,"content":"bench","clientMsgId":format!("g{counter}")});
+                        ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        recv_type(&mut bob_ws, "message.new").await;
+                        samples.push(ms(t.elapsed()));
+                        recv_type(&mut ann_ws, "message.sent").await;
+                    }
+                    "ws read (direct) → sender's receipt" => {
+                        // a fresh message each time, so the pointer moves and the sender is told
+                        let frame = json!({"action":"send","conversationId":conversation,"content":"r","clientMsgId":format!("r{counter}")});
+                        ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        let id =
+                            recv_type(&mut ann_ws, "message.sent").await["message"]["id"].as_str().unwrap().to_string();
+                        recv_type(&mut bob_ws, "message.new").await;
+                        proxy.take_counts();
+                        let t = Instant::now();
+                        let frame = json!({"action":"read","conversationId":conversation,"messageId":id});
+                        bob_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        recv_type(&mut ann_ws, "receipt").await;
+                        samples.push(ms(t.elapsed()));
+                        recv_type(&mut bob_ws, "receipt").await;
+                    }
+                    "ws typing (group) → member's typing" => {
+                        let frame = json!({"action":"typing","conversationId":group,"state":"start"});
+                        ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        recv_type(&mut bob_ws, "typing").await;
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "ws sync (2 conversations) → sync" => {
+                        bob_ws.send(Message::Text(r#"{"action":"sync","limit":20}"#.into())).await.unwrap();
+                        recv_type(&mut bob_ws, "sync").await;
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "GET /conversations" => {
+                        let (s, _) = bench.call("GET", "/conversations", Some(&bob.access), None).await;
+                        assert_eq!(s, 200);
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "GET /unread" => {
+                        let (s, _) = bench.call("GET", "/unread", Some(&bob.access), None).await;
+                        assert_eq!(s, 200);
                         samples.push(ms(t.elapsed()));
                     }
                     "GET /conversations/{id}/messages" => {

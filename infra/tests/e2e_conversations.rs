@@ -25,19 +25,6 @@ async fn send(ws: &mut Ws, conversation: &str, content: &str, client: &str) -> V
     sent["message"].clone()
 }
 
-async fn post(env: &TestEnv, user: &TestUser, conversation: &str, content: &str, client: &str) -> Value {
-    let (status, m) = env
-        .call(
-            "POST",
-            &format!("/conversations/{conversation}/messages"),
-            Some(&user.access),
-            Some(json!({"content": content, "clientMsgId": client})),
-        )
-        .await;
-    assert_eq!(status, 201, "{m}");
-    m
-}
-
 #[tokio::test]
 async fn a_group_message_reaches_every_member_and_only_members() {
     let env = TestEnv::start().await;
@@ -177,7 +164,7 @@ async fn rooms_are_public_to_read_and_join() {
     let env = TestEnv::start().await;
     let (ann, bob, cat) = (env.register("ann").await, env.register("bob").await, env.register("cat").await);
     let id = create(&env, &ann, json!({"type": "room", "name": "lobby"})).await;
-    post(&env, &ann, &id, "welcome", "w1").await;
+    env.post_message(&ann, &id, "welcome", "w1").await;
 
     // anyone may read a room without joining
     let (status, conv) = env.call("GET", &format!("/conversations/{id}"), Some(&bob.access), None).await;
@@ -231,7 +218,7 @@ async fn only_the_sender_edits_or_deletes_and_everyone_hears_it() {
     let (ann, bob, eve) = (env.register("ann").await, env.register("bob").await, env.register("eve").await);
     let id = create(&env, &ann, json!({"type": "group", "name": "g", "memberIds": [bob.id]})).await;
     let mut bob_ws = env.connect(&bob.access).await;
-    let m = post(&env, &ann, &id, "typo", "c1").await;
+    let m = env.post_message(&ann, &id, "typo", "c1").await;
     bob_ws.recv_type("message.new").await;
     let path = format!("/conversations/{id}/messages/{}", m["id"].as_str().unwrap());
 
@@ -285,13 +272,13 @@ async fn clearing_history_is_for_the_caller_only() {
     let (ann, bob, eve) = (env.register("ann").await, env.register("bob").await, env.register("eve").await);
     let id = create(&env, &ann, json!({"type": "group", "name": "g", "memberIds": [bob.id]})).await;
     for i in 0..3 {
-        post(&env, &bob, &id, &format!("old {i}"), &format!("o{i}")).await;
+        env.post_message(&bob, &id, &format!("old {i}"), &format!("o{i}")).await;
     }
     let (status, _) = env.call("DELETE", &format!("/conversations/{id}/history"), Some(&ann.access), None).await;
     assert_eq!(status, 204);
     let (status, _) = env.call("DELETE", &format!("/conversations/{id}/history"), Some(&eve.access), None).await;
     assert_eq!(status, 404);
-    let new = post(&env, &bob, &id, "new", "n1").await;
+    let new = env.post_message(&bob, &id, "new", "n1").await;
 
     let (_, mine) = env.call("GET", &format!("/conversations/{id}/messages"), Some(&ann.access), None).await;
     assert_eq!(ids(&mine), vec![new["id"].as_str().unwrap().to_string()], "{mine}");
@@ -311,11 +298,11 @@ async fn the_list_is_newest_first_with_last_message_and_unread_counts() {
         env.call("POST", "/conversations", Some(&bob.access), Some(json!({"type": "direct", "userId": ann.id}))).await;
     let direct = direct["id"].as_str().unwrap().to_string();
 
-    post(&env, &bob, &g1, "g1 a", "1").await;
-    post(&env, &bob, &g1, "g1 b", "2").await;
-    post(&env, &cat, &g2, "g2 a", "3").await;
-    post(&env, &ann, &g2, "mine", "4").await;
-    let last = post(&env, &bob, &direct, "dm", "5").await;
+    env.post_message(&bob, &g1, "g1 a", "1").await;
+    env.post_message(&bob, &g1, "g1 b", "2").await;
+    env.post_message(&cat, &g2, "g2 a", "3").await;
+    env.post_message(&ann, &g2, "mine", "4").await;
+    let last = env.post_message(&bob, &direct, "dm", "5").await;
     // an activity-free conversation sorts by its creation time
     let g3 = create(&env, &ann, json!({"type": "group", "name": "three"})).await;
 

@@ -7,19 +7,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::{TestEnv, TestUser};
 
-async fn post(env: &TestEnv, user: &TestUser, conversation: &str, content: &str, client: &str) -> Value {
-    let (status, m) = env
-        .call(
-            "POST",
-            &format!("/conversations/{conversation}/messages"),
-            Some(&user.access),
-            Some(json!({"content": content, "clientMsgId": client})),
-        )
-        .await;
-    assert_eq!(status, 201, "{m}");
-    m
-}
-
 async fn direct(env: &TestEnv, a: &TestUser, b: &TestUser) -> String {
     let (_, conv) =
         env.call("POST", "/conversations", Some(&a.access), Some(json!({"type": "direct", "userId": b.id}))).await;
@@ -35,8 +22,8 @@ async fn receipts_reach_the_sender_and_the_readers_other_devices_and_never_go_ba
     let env = TestEnv::start().await;
     let (ann, bob) = (env.register("ann").await, env.register("bob").await);
     let id = direct(&env, &ann, &bob).await;
-    let first = post(&env, &ann, &id, "one", "1").await;
-    let second = post(&env, &ann, &id, "two", "2").await;
+    let first = env.post_message(&ann, &id, "one", "1").await;
+    let second = env.post_message(&ann, &id, "two", "2").await;
     let (first, second) = (first["id"].as_str().unwrap(), second["id"].as_str().unwrap());
     let mut ann_ws = env.connect(&ann.access).await;
     let mut bob_phone = env.connect(&bob.access).await;
@@ -172,7 +159,7 @@ async fn an_offline_user_syncs_exactly_what_it_missed_each_once() {
     let group = group["id"].as_str().unwrap().to_string();
 
     // bob saw the first message, then went offline
-    let seen = post(&env, &ann, &dm, "seen", "s").await;
+    let seen = env.post_message(&ann, &dm, "seen", "s").await;
     let (status, _) = env
         .call("POST", &format!("/conversations/{dm}/read"), Some(&bob.access), Some(json!({"messageId": seen["id"]})))
         .await;
@@ -180,13 +167,16 @@ async fn an_offline_user_syncs_exactly_what_it_missed_each_once() {
     let mut missed = Vec::new();
     for i in 0..3 {
         missed.push(
-            post(&env, &ann, &dm, &format!("dm {i}"), &format!("d{i}")).await["id"].as_str().unwrap().to_string(),
+            env.post_message(&ann, &dm, &format!("dm {i}"), &format!("d{i}")).await["id"].as_str().unwrap().to_string(),
         );
         missed.push(
-            post(&env, &cat, &group, &format!("g {i}"), &format!("g{i}")).await["id"].as_str().unwrap().to_string(),
+            env.post_message(&cat, &group, &format!("g {i}"), &format!("g{i}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
         );
     }
-    missed.push(post(&env, &bob, &group, "from another device", "b").await["id"].as_str().unwrap().to_string());
+    missed.push(env.post_message(&bob, &group, "from another device", "b").await["id"].as_str().unwrap().to_string());
 
     let mut bob_ws = env.connect(&bob.access).await;
     // pages of 3: every missed message once, in id order
@@ -218,7 +208,7 @@ async fn an_offline_user_syncs_exactly_what_it_missed_each_once() {
         bob_ws.send(json!({"action": "delivered", "conversationId": conv, "messageId": newest})).await;
         bob_ws.recv_type("receipt").await;
     }
-    let fresh = post(&env, &ann, &dm, "fresh", "f").await;
+    let fresh = env.post_message(&ann, &dm, "fresh", "f").await;
     bob_ws.send(json!({"action": "sync"})).await;
     let answer = bob_ws.recv_type("sync").await;
     let ids: Vec<&str> = answer["messages"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();

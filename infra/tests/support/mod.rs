@@ -175,6 +175,20 @@ impl TestEnv {
         }
     }
 
+    /// Posts a message over REST and returns it (asserting 201).
+    pub async fn post_message(&self, user: &TestUser, conversation: &str, content: &str, client: &str) -> Value {
+        let (status, m) = self
+            .call(
+                "POST",
+                &format!("/conversations/{conversation}/messages"),
+                Some(&user.access),
+                Some(json!({"content": content, "clientMsgId": client})),
+            )
+            .await;
+        assert_eq!(status, 201, "{m}");
+        m
+    }
+
     pub fn ws_url_with_token(&self, token: &str) -> String {
         format!("{}/?token={}", self.ws, urlencoding_encode(token))
     }

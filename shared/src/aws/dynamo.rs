@@ -5,8 +5,10 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
     Select, TransactWriteItem, Update,
@@ -92,6 +94,16 @@ pub(super) fn to_item<T: Serialize>(value: &T) -> Result<Item> {
 
 pub(super) fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T> {
     serde_dynamo::from_item(item).map_err(ChatError::internal)
+}
+
+/// The item as it stood when an UpdateItem's condition failed (asked for with
+/// `ReturnValuesOnConditionCheckFailure::AllOld`; `None`: there was no item). Any other error is
+/// an internal one.
+fn item_of_failed_condition(e: SdkError<UpdateItemError, HttpResponse>) -> Result<Option<Item>> {
+    match e.as_service_error() {
+        Some(UpdateItemError::ConditionalCheckFailedException(c)) => Ok(c.item.clone().filter(|i| !i.is_empty())),
+        _ => Err(sdk_error(e)),
+    }
 }
 
 /// A transaction cancelled only because another one touched the same items (no condition failed).
@@ -1059,15 +1071,7 @@ impl Store for DynamoStore {
                 None => Err(ChatError::internal("update returned no item")),
             },
             Err(e) => {
-                let Some(se) = e.as_service_error().filter(|se| se.is_conditional_check_failed_exception()) else {
-                    return Err(sdk_error(e));
-                };
-                let old = match se {
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
-                        c.item.clone()
-                    }
-                    _ => None,
-                };
+                let old = item_of_failed_condition(e)?;
                 match old.map(from_item::<MessageItem>).transpose()? {
                     None => Ok(ChangedMessage::NotFound),
                     Some(m) if m.sender_id != sender_id => Ok(ChangedMessage::NotSender),
@@ -1148,21 +1152,10 @@ impl Store for DynamoStore {
         };
         match result {
             Ok(out) => Ok(PointerMove::Moved { previous: out.attributes.as_ref().and_then(|a| text(a, id_attr)) }),
-            Err(e) => {
-                let Some(se) = e.as_service_error().filter(|se| se.is_conditional_check_failed_exception()) else {
-                    return Err(sdk_error(e));
-                };
-                let old = match se {
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
-                        c.item.clone()
-                    }
-                    _ => None,
-                };
-                match old {
-                    Some(item) if !item.is_empty() => Ok(PointerMove::NotForward { current: text(&item, id_attr) }),
-                    _ => Ok(PointerMove::NotMember),
-                }
-            }
+            Err(e) => match item_of_failed_condition(e)? {
+                Some(item) => Ok(PointerMove::NotForward { current: text(&item, id_attr) }),
+                _ => Ok(PointerMove::NotMember),
+            },
         }
     }
 
@@ -1222,13 +1215,8 @@ impl Store for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
-                    // A member whose clear point is already later: still a success.
-                    Ok(c.item.as_ref().is_some_and(|i| !i.is_empty()))
-                }
-                _ => Err(sdk_error(e)),
-            },
+            // A member whose clear point is already later: still a success.
+            Err(e) => Ok(item_of_failed_condition(e)?.is_some()),
         }
     }
 }

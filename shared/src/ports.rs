@@ -164,6 +164,10 @@ pub trait Store: Send + Sync {
     async fn delete_connection(&self, user_id: &str, connection_id: &str) -> Result<()>;
     /// Open connections of a user (read strongly: a device that just connected must get pushes).
     async fn connections_of(&self, user_id: &str) -> Result<Vec<String>>;
+    /// `(user id, connection id)` of the open connections of many users, from their connection
+    /// sets (strongly consistent, 100 users per request). A set may still hold a connection that
+    /// vanished without `$disconnect`; the push to it answers 410 and removes it.
+    async fn connections_of_users(&self, user_ids: &[String]) -> Result<Vec<(String, String)>>;
 
     /// Creates the direct conversation with both members, if the other user exists.
     async fn create_direct_conversation(&self, conversation: &Conversation, members: [&str; 2])

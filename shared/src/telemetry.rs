@@ -15,8 +15,13 @@ pub fn init_json_logs() {
 
 /// Human-readable logs on stderr for the local gateway (stdout carries its URLs).
 pub fn init_pretty_logs() {
+    init_pretty_logs_at("info");
+}
+
+/// As [`init_pretty_logs`], at `default` unless `RUST_LOG` says otherwise.
+pub fn init_pretty_logs_at(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
 }

@@ -80,8 +80,12 @@ impl Bench {
 }
 
 async fn recv_type(ws: &mut Socket, kind: &str) -> Value {
+    recv_type_within(ws, kind, Duration::from_secs(10)).await
+}
+
+async fn recv_type_within(ws: &mut Socket, kind: &str, wait: Duration) -> Value {
     loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("event in time");
+        let frame = tokio::time::timeout(wait, ws.next()).await.expect("event in time");
         if let Some(Ok(Message::Text(text))) = frame {
             let event: Value = serde_json::from_str(&text).unwrap();
             if event["type"] == kind {
@@ -108,7 +112,8 @@ fn ms(d: Duration) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    chat::telemetry::init_pretty_logs();
+    // The gateway logs every request at info: the bench's own progress lines are what matter here.
+    chat::telemetry::init_pretty_logs_at("warn");
     let started = Instant::now();
     eprintln!("bench: starting moto, the counting proxy and the gateway");
     let moto = Moto::start(&default_venv(), free_port()).expect("moto");
@@ -156,6 +161,17 @@ async fn main() {
     assert_eq!(status, 201, "{group}");
     let group = group["id"].as_str().unwrap().to_string();
 
+    // `CHAT_BENCH_ONLY=fanout`: just the big-room measurement (it takes minutes on its own).
+    if std::env::var("CHAT_BENCH_ONLY").as_deref() == Ok("fanout") {
+        let size: usize = std::env::var("CHAT_BENCH_ROOM_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+        let f = room_fanout(&bench, size).await;
+        println!(
+            "fan-out to {size} members: message.sent {:.0} ms, last member {:.0} ms (median of {}); requests {:?}",
+            f.sent_ms, f.all_ms, f.samples, f.requests
+        );
+        return;
+    }
+
     // ---- sequential round trips and requests per route
     let mut counter = 0u64;
     let mut refresh = ann.refresh.clone();
@@ -174,7 +190,9 @@ async fn main() {
         ("POST /auth/refresh", 2),
         ("GET /me", 1),
         ("GET /conversations/{id}/messages", 1),
-        ("POST /conversations/{id}/messages", 1),
+        // REST send: the pushes leave after one wave; the answer also waits for the conversation's
+        // last-message write, which must follow the stored message (+1).
+        ("POST /conversations/{id}/messages", 2),
         // groups: the member list must be read before the members' connections (+1), after the
         // rate limit (+1).
         ("ws send (group of 3) → member's message.new", 3),
@@ -512,6 +530,7 @@ async fn room_fanout(bench: &Bench, size: usize) -> Fanout {
         .expect("member count");
     let now = chrono::Utc::now().timestamp();
     let mut sockets = Vec::with_capacity(members.len());
+    eprintln!("bench: connecting {} members", members.len());
     for chunk in members.chunks(50) {
         let connects = chunk.iter().map(|user| {
             let token = bench.backend.app.tokens.issue(user, now).unwrap();
@@ -520,6 +539,7 @@ async fn room_fanout(bench: &Bench, size: usize) -> Fanout {
         sockets.extend(futures::future::join_all(connects).await);
     }
     let mut owner_ws = bench.connect(&owner.access).await;
+    eprintln!("bench: all connected; sending");
     let rounds = 3;
     let (mut sent, mut all) = (Vec::new(), Vec::new());
     let mut requests = BTreeMap::new();
@@ -530,11 +550,11 @@ async fn room_fanout(bench: &Bench, size: usize) -> Fanout {
             json!({"action":"send","conversationId":room,"content":"to everyone","clientMsgId":format!("fan{round}")});
         owner_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
         let waiters = sockets.iter_mut().map(|ws| async move {
-            recv_type(ws, "message.new").await;
+            recv_type_within(ws, "message.new", Duration::from_secs(120)).await;
             Instant::now()
         });
         let owner_done = async {
-            recv_type(&mut owner_ws, "message.sent").await;
+            recv_type_within(&mut owner_ws, "message.sent", Duration::from_secs(120)).await;
             Instant::now()
         };
         let (owner_done, done) = tokio::join!(owner_done, futures::future::join_all(waiters));

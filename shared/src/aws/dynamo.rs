@@ -551,7 +551,8 @@ impl Store for DynamoStore {
     }
 
     async fn put_connection(&self, user_id: &str, connection_id: &str, expires_at: i64) -> Result<()> {
-        self.client
+        let item = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item(keys::PK, s(keys::user(user_id)))
@@ -562,22 +563,35 @@ impl Store for DynamoStore {
             // Sharded, sparse connection index for /stats (users branch; see aws/directory.rs).
             .item(keys::GSI1PK, s(keys::connection_index(super::directory::connection_shard(connection_id))))
             .item(keys::GSI1SK, s(keys::connection_index_sort(expires_at, user_id, connection_id)))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+            .send();
+        // The user's connection set: what fan-out reads, 100 users per request.
+        let set = self.update_connection_set(user_id, connection_id, "ADD");
+        let (item, set) = tokio::join!(item, set);
+        item.map_err(sdk_error)?;
+        set
     }
 
     async fn delete_connection(&self, user_id: &str, connection_id: &str) -> Result<()> {
-        self.client
+        let item = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .key(keys::PK, s(keys::user(user_id)))
             .key(keys::SK, s(keys::connection(connection_id)))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+            .send();
+        let set = self.update_connection_set(user_id, connection_id, "DELETE");
+        let (item, set) = tokio::join!(item, set);
+        item.map_err(sdk_error)?;
+        set
+    }
+
+    async fn connections_of_users(&self, user_ids: &[String]) -> Result<Vec<(String, String)>> {
+        let batches = user_ids.chunks(100).map(|chunk| self.batch_get_connection_sets(chunk));
+        let mut out = Vec::new();
+        for batch in futures::future::join_all(batches).await {
+            out.extend(batch?);
+        }
+        Ok(out)
     }
 
     async fn connections_of(&self, user_id: &str) -> Result<Vec<String>> {
@@ -1222,6 +1236,65 @@ impl Store for DynamoStore {
 }
 
 impl DynamoStore {
+    /// `ADD` or `DELETE` one connection id in the user's connection set (a string set; DynamoDB
+    /// drops the attribute when its last element goes).
+    async fn update_connection_set(&self, user_id: &str, connection_id: &str, op: &str) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(user_id)))
+            .key(keys::SK, s(keys::CONNECTION_SET))
+            .update_expression(format!("{op} connectionIds :c"))
+            .expression_attribute_values(":c", AttributeValue::Ss(vec![connection_id.to_string()]))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    /// The connection sets of up to 100 users, read strongly consistent (a device that connected
+    /// a moment ago gets the next message); unprocessed keys are asked for again.
+    async fn batch_get_connection_sets(&self, user_ids: &[String]) -> Result<Vec<(String, String)>> {
+        let keys: Vec<Item> = user_ids
+            .iter()
+            .map(|u| HashMap::from([(keys::PK.into(), s(keys::user(u))), (keys::SK.into(), s(keys::CONNECTION_SET))]))
+            .collect();
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .projection_expression("pk, connectionIds")
+                .build()
+                .map_err(ChatError::internal)?,
+        );
+        let mut out = Vec::new();
+        for attempt in 0..8 {
+            let Some(keys_and_attributes) = request.take() else { break };
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            let answer = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, keys_and_attributes)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in answer.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                let Some(AttributeValue::S(pk)) = item.get(keys::PK) else { continue };
+                let Some(user_id) = pk.strip_prefix("USER#") else { continue };
+                if let Some(AttributeValue::Ss(ids)) = item.get("connectionIds") {
+                    out.extend(ids.iter().map(|c| (user_id.to_string(), c.clone())));
+                }
+            }
+            request = answer.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+        }
+        if request.is_some() {
+            return Err(ChatError::internal("BatchGetItem left connection sets unprocessed"));
+        }
+        Ok(out)
+    }
+
     fn exists_check(&self, pk: String, sk: &str) -> Result<TransactWriteItem> {
         let check = ConditionCheck::builder()
             .table_name(&self.table)

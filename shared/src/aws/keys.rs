@@ -24,6 +24,9 @@ pub const FAMILY: &str = "FAMILY";
 pub const META: &str = "META";
 pub const IDEM: &str = "IDEM";
 pub const CONN_PREFIX: &str = "CONN#";
+/// The user's set of open connection ids (`USER#{id}` / `CONNSET`): fan-out reads 100 users
+/// per BatchGetItem instead of one Query per user. ("CONNSET" never begins with "CONN#".)
+pub const CONNECTION_SET: &str = "CONNSET";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub const MSG_PREFIX: &str = "MSG#";
 pub const CONV_PREFIX: &str = "CONV#";

@@ -123,20 +123,13 @@ async fn announce(app: &App, user_id: &str, online: bool, last_seen: &str) {
         }
     };
     let payload = PresenceEvent::new(user_id, online, last_seen).to_json();
-    let targets: Vec<(String, String)> = futures::stream::iter(contacts)
-        .map(|contact| async move {
-            match app.store.connections_of(&contact).await {
-                Ok(connections) => connections.into_iter().map(|c| (contact.clone(), c)).collect(),
-                Err(e) => {
-                    tracing::warn!(user = %contact, error = %e, "presence: cannot read connections");
-                    Vec::new()
-                }
-            }
-        })
-        .buffer_unordered(FAN_OUT_CONCURRENCY)
-        .flat_map(futures::stream::iter)
-        .collect()
-        .await;
+    let targets = match crate::service::fanout::connections_of(app, &contacts).await {
+        Ok(targets) => targets,
+        Err(e) => {
+            tracing::warn!(user = %user_id, error = %e, "presence: cannot read the contacts' connections");
+            return;
+        }
+    };
     // Not `delivery::deliver`: a gone connection found here is removed, but does not start
     // another presence round (bounded work per event).
     let payload = payload.as_str();

@@ -53,7 +53,12 @@ pub async fn sync(
             async move { store.list_messages(&conversation_id, &page, None, limit).await }
         })
         .collect();
-    let pages = bounded(reads, CONCURRENT_READS).await;
+    // Receipts once per sync (on its first page): where the other members' pointers stand; read
+    // alongside the pages.
+    let receipts =
+        async { if cursor.is_none() { receipts(app, caller, &memberships, since).await } else { Ok(Vec::new()) } };
+    let (pages, receipts) = tokio::join!(bounded(reads, CONCURRENT_READS), receipts);
+    let receipts = receipts?;
     let mut messages = Vec::new();
     let mut has_more = false;
     for page in pages {
@@ -67,8 +72,6 @@ pub async fn sync(
         messages.truncate(limit);
     }
     let next = messages.last().map(|m| m.id.clone()).or_else(|| cursor.map(str::to_string));
-    // Receipts once per sync (on its first page): where the other members' pointers stand.
-    let receipts = if cursor.is_none() { receipts(app, caller, &memberships, since).await? } else { Vec::new() };
     Ok(SyncPage { messages, receipts, has_more, cursor: next })
 }
 

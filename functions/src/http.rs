@@ -55,8 +55,9 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
             json(201, &auth::register(app, body::<RegisterBody>(req)?).await?)
         }
         ("POST", ["auth", "login"]) => {
-            limits::auth_attempt(app, source_ip(req).as_deref()).await?;
-            json(200, &auth::login(app, body::<LoginBody>(req)?).await?)
+            // The per-IP limit runs inside, alongside the login's first read.
+            let ip = source_ip(req);
+            json(200, &auth::login(app, body::<LoginBody>(req)?, ip.as_deref()).await?)
         }
         ("POST", ["auth", "refresh"]) => json(200, &auth::refresh(app, body::<RefreshBody>(req)?).await?),
         ("POST", ["auth", "logout"]) => {

@@ -185,7 +185,7 @@ async fn main() {
         ("ws ping → pong", 0),
         // $connect: presence needs a read after the connection's write (+1).
         ("ws $connect (authorizer + $connect)", 2),
-        // auth: the per-IP window write before the argon2 work (+1); login could run it
+        // auth: register writes the per-IP window before the argon2 work (+1); login runs it
         // alongside the claim read.
         ("POST /auth/register", 3),
         ("POST /auth/login", 3),

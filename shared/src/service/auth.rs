@@ -45,15 +45,25 @@ pub async fn register(app: &App, body: RegisterBody) -> Result<TokenPair> {
     pair
 }
 
-pub async fn login(app: &App, body: LoginBody) -> Result<TokenPair> {
+/// Logs in. `source_ip` is counted against the per-IP attempt limit in the same wave as the
+/// login's lookup; both limits are settled before any password work.
+pub async fn login(app: &App, body: LoginBody, source_ip: Option<&str>) -> Result<TokenPair> {
     let bad = || ChatError::new(ErrorCode::InvalidCredentials, "wrong login or password");
     let login = user::normalize(&body.login);
+    let (ip_allowed, user_id) = tokio::join!(limits::auth_attempt(app, source_ip), async {
+        if login.is_empty() || login.len() > user::EMAIL_MAX {
+            Ok(None)
+        } else {
+            app.store.user_id_by_login(&login).await
+        }
+    });
+    ip_allowed?;
     if login.is_empty() || login.len() > user::EMAIL_MAX || body.password.len() > user::PASSWORD_MAX {
         return Err(bad());
     }
-    // users branch: the per-account attempt limit, checked before any password work. Keyed by
-    // the user id when the login names a user (username and email share one budget).
-    let record = match app.store.user_id_by_login(&login).await? {
+    // The per-account attempt limit, checked before any password work. Keyed by the user id when
+    // the login names a user (username and email share one budget).
+    let record = match user_id? {
         Some(id) => {
             let (allowed, record) = tokio::join!(limits::login_attempt(app, &id), app.store.get_user(&id));
             allowed?;

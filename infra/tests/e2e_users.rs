@@ -86,9 +86,13 @@ async fn a_user_by_id_shows_online_and_last_seen_but_no_email() {
     assert!(before.get("lastSeen").is_none(), "never connected: {before}");
     assert_no_private_fields(&before);
 
+    let (_, me) = env.call("GET", "/me", Some(&bob.access), None).await;
+    assert_eq!((me["online"].clone(), me["email"].as_str()), (json!(false), Some(bob.email.as_str())), "{me}");
     let bob_ws = env.connect(&bob.access).await;
     let (_, during) = env.call("GET", &path, Some(&ann.access), None).await;
     assert_eq!(during["online"], true, "{during}");
+    let (_, me) = env.call("GET", "/me", Some(&bob.access), None).await;
+    assert_eq!(me["online"], true, "GET /me shows the caller online while connected: {me}");
     let connected_seen = during["lastSeen"].as_str().expect("lastSeen set on connect").to_string();
     assert_no_private_fields(&during);
 

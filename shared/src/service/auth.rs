@@ -132,9 +132,12 @@ pub async fn logout(app: &App, body: RefreshBody) -> Result<()> {
     Ok(())
 }
 
+/// The caller's own user (with email), `online` when any of its connections is open; the
+/// connection read runs alongside the profile read.
 pub async fn me(app: &App, user_id: &str) -> Result<User> {
-    match app.store.get_user(user_id).await? {
-        Some(record) => Ok(record.user),
+    let (record, online) = tokio::join!(app.store.get_user(user_id), app.directory.is_online(user_id));
+    match record? {
+        Some(record) => Ok(User { online: online?, ..record.user }),
         None => Err(ChatError::unauthorized("the token's user no longer exists")),
     }
 }

@@ -29,6 +29,7 @@ async fn nothing_acknowledged_is_lost_or_doubled_when_a_fifth_of_aws_calls_fail(
 
     proxy.faults_per_mille.store(200, Ordering::Relaxed);
     let mut acknowledged = Vec::new();
+    let mut acked_requests = BTreeSet::new();
     let mut errors = 0;
     for i in 0..30 {
         let frame = json!({"action": "send", "conversationId": group, "content": format!("m{i}"), "clientMsgId": format!("c{i}"), "requestId": format!("r{i}")});
@@ -42,9 +43,13 @@ async fn nothing_acknowledged_is_lost_or_doubled_when_a_fifth_of_aws_calls_fail(
                 if event["requestId"] == format!("r{i}") {
                     break event;
                 }
+                // an acknowledged request never turns into an error afterwards
+                let late = event["requestId"].as_str().is_some_and(|r| acked_requests.contains(r));
+                assert!(!(late && event["type"] == "error"), "an error after message.sent: {event}");
             };
             match answer["type"].as_str() {
                 Some("message.sent") => {
+                    acked_requests.insert(format!("r{i}"));
                     acknowledged.push(answer["message"]["id"].as_str().unwrap().to_string());
                     break;
                 }

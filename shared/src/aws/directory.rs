@@ -89,21 +89,25 @@ fn number_attr(item: &Item, name: &str) -> u64 {
 }
 
 impl DynamoStore {
-    /// BatchGetItem over any number of `(pk, sk)` keys, retrying unprocessed keys.
-    async fn batch_get(
+    /// BatchGetItem over any number of `(pk, sk)` keys (100 per request, one after another),
+    /// retrying unprocessed keys with backoff; missing items are left out.
+    pub(super) async fn batch_get(
         &self,
         keys_list: Vec<(String, String)>,
+        consistent: bool,
         projection: Option<(&str, HashMap<String, String>)>,
     ) -> Result<Vec<Item>> {
         let mut items = Vec::with_capacity(keys_list.len());
         for chunk in keys_list.chunks(BATCH_GET_MAX) {
-            let mut request = KeysAndAttributes::builder();
+            let mut request = KeysAndAttributes::builder().consistent_read(consistent);
             for (pk, sk) in chunk {
                 request = request.keys(HashMap::from([(keys::PK.to_string(), s(pk)), (keys::SK.to_string(), s(sk))]));
             }
             if let Some((expression, names)) = &projection {
-                request =
-                    request.projection_expression(*expression).set_expression_attribute_names(Some(names.clone()));
+                request = request.projection_expression(*expression);
+                if !names.is_empty() {
+                    request = request.set_expression_attribute_names(Some(names.clone()));
+                }
             }
             let mut pending = Some(request.build().map_err(ChatError::internal)?);
             let mut attempt = 0;
@@ -203,7 +207,7 @@ impl Directory for DynamoStore {
             .into_iter()
             .map(|id| (keys::user(id), keys::PROFILE.to_string()))
             .collect();
-        let items = self.batch_get(wanted, Some((PUBLIC_PROJECTION, public_names()))).await?;
+        let items = self.batch_get(wanted, false, Some((PUBLIC_PROJECTION, public_names()))).await?;
         items.into_iter().map(public_user).collect()
     }
 
@@ -365,7 +369,7 @@ impl Directory for DynamoStore {
             })
             .collect();
         let names = HashMap::from([("#n".to_string(), "n".to_string())]);
-        let items = self.batch_get(wanted, Some(("#n", names))).await?;
+        let items = self.batch_get(wanted, false, Some(("#n", names))).await?;
         Ok(items.iter().map(|i| number_attr(i, "n")).sum())
     }
 }

@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    Select, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
+    TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 
@@ -1253,44 +1253,16 @@ impl DynamoStore {
     }
 
     /// The connection sets of up to 100 users, read strongly consistent (a device that connected
-    /// a moment ago gets the next message); unprocessed keys are asked for again.
+    /// a moment ago gets the next message).
     async fn batch_get_connection_sets(&self, user_ids: &[String]) -> Result<Vec<(String, String)>> {
-        let keys: Vec<Item> = user_ids
-            .iter()
-            .map(|u| HashMap::from([(keys::PK.into(), s(keys::user(u))), (keys::SK.into(), s(keys::CONNECTION_SET))]))
-            .collect();
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .projection_expression("pk, connectionIds")
-                .build()
-                .map_err(ChatError::internal)?,
-        );
+        let keys = user_ids.iter().map(|u| (keys::user(u), keys::CONNECTION_SET.to_string())).collect();
         let mut out = Vec::new();
-        for attempt in 0..8 {
-            let Some(keys_and_attributes) = request.take() else { break };
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+        for item in self.batch_get(keys, true, Some(("pk, connectionIds", HashMap::new()))).await? {
+            let Some(AttributeValue::S(pk)) = item.get(keys::PK) else { continue };
+            let Some(user_id) = pk.strip_prefix("USER#") else { continue };
+            if let Some(AttributeValue::Ss(ids)) = item.get("connectionIds") {
+                out.extend(ids.iter().map(|c| (user_id.to_string(), c.clone())));
             }
-            let answer = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, keys_and_attributes)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in answer.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                let Some(AttributeValue::S(pk)) = item.get(keys::PK) else { continue };
-                let Some(user_id) = pk.strip_prefix("USER#") else { continue };
-                if let Some(AttributeValue::Ss(ids)) = item.get("connectionIds") {
-                    out.extend(ids.iter().map(|c| (user_id.to_string(), c.clone())));
-                }
-            }
-            request = answer.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
-        }
-        if request.is_some() {
-            return Err(ChatError::internal("BatchGetItem left connection sets unprocessed"));
         }
         Ok(out)
     }
@@ -1307,34 +1279,9 @@ impl DynamoStore {
     }
 
     async fn batch_get_metas(&self, ids: &[String]) -> Result<Vec<Conversation>> {
-        let keys: Vec<Item> = ids
-            .iter()
-            .map(|id| HashMap::from([(keys::PK.into(), s(keys::conversation(id))), (keys::SK.into(), s(keys::META))]))
-            .collect();
-        let mut request = Some(KeysAndAttributes::builder().set_keys(Some(keys)).build().map_err(ChatError::internal)?);
-        let mut out = Vec::with_capacity(ids.len());
-        // BatchGetItem may answer part of the keys (UnprocessedKeys): ask again for the rest.
-        for attempt in 0..8 {
-            let Some(keys_and_attributes) = request.take() else { break };
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-            }
-            let answer = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, keys_and_attributes)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in answer.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                out.push(from_item::<ConversationItem>(item)?.into_conversation());
-            }
-            request = answer.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
-        }
-        if request.is_some() {
-            return Err(ChatError::internal("BatchGetItem left keys unprocessed"));
-        }
-        Ok(out)
+        let keys = ids.iter().map(|id| (keys::conversation(id), keys::META.to_string())).collect();
+        let items = self.batch_get(keys, false, None).await?;
+        items.into_iter().map(|item| Ok(from_item::<ConversationItem>(item)?.into_conversation())).collect()
     }
 }
 

@@ -93,8 +93,9 @@ pub async fn get_conversation(app: &App, caller: &str, id: &str) -> Result<Conve
     Ok(conversation)
 }
 
-/// Stores a message, answers the sending connection with `message.sent` as soon as it is durable,
-/// and returns the other pushes: `message.new` to every other open connection of every member.
+/// Stores a message, answers the sending connection with `message.sent` once the message is
+/// durable and its recipients are known, and returns the other pushes: `message.new` to every
+/// other open connection of every member.
 ///
 /// Critical path: a direct conversation's id names both members, so the conditional transaction
 /// and both members' connection queries run in one wave. Groups and rooms read the member list in
@@ -145,37 +146,36 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
     };
     let idempotency_expires_at = time::now().timestamp() + app.config.idempotency_ttl_secs;
 
-    // The sender's answer goes out as soon as the message is durable: in a big room the members'
-    // connection lookups (running alongside) take longer than the store, and the sender should
-    // not wait for them.
-    let store_and_answer = async {
-        let stored = match app.store.put_message(&message, idempotency_expires_at).await? {
-            StoredMessage::NotMember if recipient.is_some() => {
-                // First message to this user: open the direct conversation, then store once more.
-                let other = recipient.as_deref().unwrap_or_default();
-                create_direct(app, &conversation_id, &input.sender_id, other).await?;
-                app.store.put_message(&message, idempotency_expires_at).await?
-            }
-            other => other,
-        };
-        let (message, duplicate) = match stored {
-            StoredMessage::Stored => (message.clone(), false),
-            StoredMessage::Duplicate(first) => (first, true),
-            StoredMessage::NotMember => return Err(ChatError::not_found("conversation")),
-        };
-        if let Some(origin) = &input.origin_connection {
-            let sent = ServerEvent::MessageSent {
-                request_id: input.request_id.clone(),
-                client_msg_id: input.client_msg_id.clone(),
-                message: message.clone(),
-            };
-            deliver(app, vec![fanout::reply(&input.sender_id, origin, &sent)]).await;
+    let (stored, targets) = tokio::join!(
+        app.store.put_message(&message, idempotency_expires_at),
+        recipients(app, &conversation_id, direct)
+    );
+    let stored = match stored? {
+        StoredMessage::NotMember if recipient.is_some() => {
+            // First message to this user: open the direct conversation, then store once more.
+            create_direct(app, &conversation_id, &input.sender_id, recipient.as_deref().unwrap_or_default()).await?;
+            app.store.put_message(&message, idempotency_expires_at).await?
         }
-        Ok((message, duplicate))
+        other => other,
     };
-    let (stored, targets) = tokio::join!(store_and_answer, recipients(app, &conversation_id, direct));
-    let (message, duplicate) = stored?;
+    let (message, duplicate) = match stored {
+        StoredMessage::Stored => (message, false),
+        StoredMessage::Duplicate(first) => (first, true),
+        StoredMessage::NotMember => return Err(ChatError::not_found("conversation")),
+    };
+    // Without the recipients the message cannot be pushed: answer with an error (not
+    // `message.sent`), so the client resends with the same clientMsgId and the resend pushes it.
     let targets = targets?;
+    // The sender's answer goes out now, before the members' pushes: in a big room those take
+    // longer than the store and the lookups, and the sender should not wait for them.
+    if let Some(origin) = &input.origin_connection {
+        let sent = ServerEvent::MessageSent {
+            request_id: input.request_id.clone(),
+            client_msg_id: input.client_msg_id.clone(),
+            message: message.clone(),
+        };
+        deliver(app, vec![fanout::reply(&input.sender_id, origin, &sent)]).await;
+    }
 
     let mut pushes = Vec::with_capacity(targets.len());
     // A resend pushes `message.new` again (clients dedupe by id): the first attempt may have

@@ -242,11 +242,8 @@ impl Directory for DynamoStore {
             .return_values(ReturnValue::None)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
-        }
+        super::dynamo::unless_condition_failed(result)?;
+        Ok(())
     }
 
     async fn conversations_of(&self, user_id: &str, max: usize) -> Result<(Vec<String>, bool)> {

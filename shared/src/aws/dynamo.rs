@@ -96,6 +96,18 @@ pub(super) fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T> {
     serde_dynamo::from_item(item).map_err(ChatError::internal)
 }
 
+/// An UpdateItem whose failed condition means "nothing to do" (the item is gone, or already
+/// newer): `None` then; any other error is an internal one.
+pub(super) fn unless_condition_failed<T>(
+    result: std::result::Result<T, SdkError<UpdateItemError, HttpResponse>>,
+) -> Result<Option<T>> {
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
+        Err(e) => Err(sdk_error(e)),
+    }
+}
+
 /// The item as it stood when an UpdateItem's condition failed (asked for with
 /// `ReturnValuesOnConditionCheckFailure::AllOld`; `None`: there was no item). Any other error is
 /// an internal one.
@@ -422,13 +434,9 @@ impl Store for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => match out.attributes {
-                Some(item) => Ok(Some(from_item::<UserItem>(item)?.into_user())),
-                None => Ok(None),
-            },
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
-            Err(e) => Err(sdk_error(e)),
+        match unless_condition_failed(result)?.and_then(|out| out.attributes) {
+            Some(item) => Ok(Some(from_item::<UserItem>(item)?.into_user())),
+            None => Ok(None),
         }
     }
 
@@ -543,11 +551,8 @@ impl Store for DynamoStore {
             .expression_attribute_values(":now", n(now_epoch()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
-        }
+        unless_condition_failed(result)?;
+        Ok(())
     }
 
     async fn put_connection(&self, user_id: &str, connection_id: &str, expires_at: i64) -> Result<()> {
@@ -699,13 +704,8 @@ impl Store for DynamoStore {
     async fn put_message(&self, message: &Message, idempotency_expires_at: i64) -> Result<StoredMessage> {
         let client_msg_id = message.client_msg_id.as_deref().unwrap_or_default();
         let idem_pk = keys::idempotency(&message.sender_id, client_msg_id);
-        let is_member = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::conversation(&message.conversation_id)))
-            .key(keys::SK, s(keys::member(&message.sender_id)))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(ChatError::internal)?;
+        let is_member =
+            self.exists_check(keys::conversation(&message.conversation_id), &keys::member(&message.sender_id))?;
         let idem = IdempotencyItem {
             pk: idem_pk.clone(),
             sk: keys::IDEM.into(),
@@ -724,7 +724,7 @@ impl Store for DynamoStore {
         let request = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().condition_check(is_member).build())
+            .transact_items(is_member)
             .transact_items(self.put(to_item(&MessageItem::from_message(message))?, "attribute_not_exists(pk)")?)
             .transact_items(TransactWriteItem::builder().put(idem_put).build());
         // The sender's member item is also written by its receipts: a transaction that meets one
@@ -1034,11 +1034,8 @@ impl Store for DynamoStore {
             .expression_attribute_values(":at", s(&message.created_at))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
-        }
+        unless_condition_failed(result)?;
+        Ok(())
     }
 
     async fn get_message(&self, conversation_id: &str, message_id: &str) -> Result<Option<Message>> {

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +15,6 @@ use crate::domain::schedule::{ScheduleStatus, ScheduledMessage};
 use crate::domain::time;
 use crate::error::{ChatError, Result};
 use crate::ports::{Cancel, Claimed, DueEntry, ScheduleStore};
-
-/// BatchGetItem takes at most 100 keys.
-const BATCH_GET_MAX: usize = 100;
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -85,17 +82,12 @@ impl DynamoStore {
 #[async_trait]
 impl ScheduleStore for DynamoStore {
     async fn put_scheduled(&self, message: &ScheduledMessage) -> Result<bool> {
-        let is_member = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::conversation(&message.conversation_id)))
-            .key(keys::SK, s(keys::member(&message.sender_id)))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(ChatError::internal)?;
+        let is_member =
+            self.exists_check(keys::conversation(&message.conversation_id), &keys::member(&message.sender_id))?;
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().condition_check(is_member).build())
+            .transact_items(is_member)
             .transact_items(self.put(to_item(&new_item(message))?, "attribute_not_exists(pk)")?)
             .send()
             .await;
@@ -347,46 +339,12 @@ impl ScheduleStore for DynamoStore {
     async fn planned_users(&self, day: &str, users: &[String]) -> Result<HashSet<String>> {
         let now = now_epoch();
         let mut planned = HashSet::new();
-        for chunk in users.chunks(BATCH_GET_MAX) {
-            let mut keys_left: Vec<Item> = chunk
-                .iter()
-                .map(|u| {
-                    HashMap::from([
-                        (keys::PK.to_string(), s(keys::user(u))),
-                        (keys::SK.to_string(), s(keys::plan(day))),
-                    ])
-                })
-                .collect();
-            for attempt in 0..8 {
-                if keys_left.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut keys_left)))
-                    .projection_expression("userId, expiresAt")
-                    .consistent_read(true)
-                    .build()
-                    .map_err(ChatError::internal)?;
-                let out =
-                    self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_error)?;
-                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
-                    if !expired(&item, now)
-                        && let Some(AttributeValue::S(id)) = item.get("userId")
-                    {
-                        planned.insert(id.clone());
-                    }
-                }
-                if let Some(mut unprocessed) = out.unprocessed_keys
-                    && let Some(rest) = unprocessed.remove(&self.table)
-                {
-                    keys_left = rest.keys;
-                }
-            }
-            if !keys_left.is_empty() {
-                return Err(ChatError::internal("BatchGetItem kept leaving keys unprocessed"));
+        let keys = users.iter().map(|u| (keys::user(u), keys::plan(day))).collect();
+        for item in self.batch_get(keys, true, Some(("userId, expiresAt", HashMap::new()))).await? {
+            if !expired(&item, now)
+                && let Some(AttributeValue::S(id)) = item.get("userId")
+            {
+                planned.insert(id.clone());
             }
         }
         Ok(planned)

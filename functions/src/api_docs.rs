@@ -505,48 +505,46 @@ fn inline_md(text: &str) -> String {
     out
 }
 
+/// `/users/{id}` and `/users/{userId}` are the same route: parameters compare as `{}`.
+pub fn normalise(path: &str) -> String {
+    path.split('/').map(|s| if s.starts_with('{') && s.ends_with('}') { "{}" } else { s }).collect::<Vec<_>>().join("/")
+}
+
+/// Every `("METHOD", [segments]) =>` arm of the router's source (functions/src/http.rs), as
+/// (method, path with `{}` params): the tests check each one is documented.
+pub fn router_routes(source: &str) -> Vec<(String, String)> {
+    let mut routes = Vec::new();
+    for line in source.lines() {
+        let line = line.trim_start();
+        let Some(rest) = line.strip_prefix("(\"") else { continue };
+        let Some((method, rest)) = rest.split_once('"') else { continue };
+        let Some(rest) = rest.trim_start().strip_prefix(',') else { continue };
+        let Some(rest) = rest.trim_start().strip_prefix('[') else { continue };
+        let Some((segments, rest)) = rest.split_once(']') else { continue };
+        let arm = rest.trim_start().strip_prefix(')').map(str::trim_start).unwrap_or_default();
+        if !(arm.starts_with("=>") || arm.starts_with("if ")) || !method.chars().all(|c| c.is_ascii_uppercase()) {
+            continue;
+        }
+        let path: String = segments
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                Some(literal) => format!("/{literal}"),
+                None => "/{}".to_string(),
+            })
+            .collect();
+        routes.push((method.to_string(), path));
+    }
+    routes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn doc() -> Value {
         serde_json::from_str(OPENAPI_JSON).expect("docs/openapi.json is JSON")
-    }
-
-    /// `/users/{id}` and `/users/{userId}` are the same route: parameters compare as `{}`.
-    fn normalise(path: &str) -> String {
-        path.split('/')
-            .map(|s| if s.starts_with('{') && s.ends_with('}') { "{}" } else { s })
-            .collect::<Vec<_>>()
-            .join("/")
-    }
-
-    /// Every `("METHOD", [segments]) =>` arm of the router, as (method, path with `{}` params).
-    fn router_routes(source: &str) -> Vec<(String, String)> {
-        let mut routes = Vec::new();
-        for line in source.lines() {
-            let line = line.trim_start();
-            let Some(rest) = line.strip_prefix("(\"") else { continue };
-            let Some((method, rest)) = rest.split_once('"') else { continue };
-            let Some(rest) = rest.trim_start().strip_prefix(',') else { continue };
-            let Some(rest) = rest.trim_start().strip_prefix('[') else { continue };
-            let Some((segments, rest)) = rest.split_once(']') else { continue };
-            let arm = rest.trim_start().strip_prefix(')').map(str::trim_start).unwrap_or_default();
-            if !(arm.starts_with("=>") || arm.starts_with("if ")) || !method.chars().all(|c| c.is_ascii_uppercase()) {
-                continue;
-            }
-            let path: String = segments
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-                    Some(literal) => format!("/{literal}"),
-                    None => "/{}".to_string(),
-                })
-                .collect();
-            routes.push((method.to_string(), path));
-        }
-        routes
     }
 
     #[test]

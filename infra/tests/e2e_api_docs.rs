@@ -4,6 +4,7 @@
 
 mod support;
 
+use chat_functions::api_docs::{normalise, router_routes as api_router_routes};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -52,35 +53,9 @@ fn repo_file(path: &str) -> String {
     std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
 
-/// `/a/{x}/b` → `/a/{}/b`: parameters compare by position, not by name.
-fn normalise(path: &str) -> String {
-    path.split('/').map(|s| if s.starts_with('{') && s.ends_with('}') { "{}" } else { s }).collect::<Vec<_>>().join("/")
-}
-
 /// Every `("METHOD", [segments]) =>` arm of the REST router, as (method, path with `{}` params).
 fn router_routes() -> Vec<(String, String)> {
-    let mut routes = Vec::new();
-    for line in repo_file("functions/src/http.rs").lines() {
-        let line = line.trim_start();
-        let Some((method, rest)) = line.strip_prefix("(\"").and_then(|r| r.split_once('"')) else { continue };
-        let Some(rest) = rest.trim_start().strip_prefix(',').map(str::trim_start) else { continue };
-        let Some((segments, rest)) = rest.strip_prefix('[').and_then(|r| r.split_once(']')) else { continue };
-        let arm = rest.trim_start().strip_prefix(')').map(str::trim_start).unwrap_or_default();
-        if !(arm.starts_with("=>") || arm.starts_with("if ")) || !method.chars().all(|c| c.is_ascii_uppercase()) {
-            continue;
-        }
-        let path: String = segments
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-                Some(literal) => format!("/{literal}"),
-                None => "/{}".to_string(),
-            })
-            .collect();
-        routes.push((method.to_string(), path));
-    }
-    routes
+    api_router_routes(&repo_file("functions/src/http.rs"))
 }
 
 fn documents(doc: &Value, method: &str, path: &str) -> bool {

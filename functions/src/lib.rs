@@ -1,11 +1,14 @@
-//! Lambda handlers. Each binary in `src/bin/` builds an [`App`](chat::App) once and hands events
-//! to one of these functions; the local gateway calls the very same functions through
-//! [`registry::invoke`] with the JSON that API Gateway would send.
+//! Lambda handlers. Each binary in `src/bin/` hands one of these functions to [`run`] (or
+//! [`run_http`]), which builds an [`App`](chat::App) once and serves events with it; the local
+//! gateway calls the very same functions through [`registry::invoke`] with the JSON that API
+//! Gateway would send.
 
 pub mod api_docs;
 pub mod http;
+mod lambda;
 pub mod registry;
 pub mod scheduler;
 pub mod ws;
 
+pub use lambda::{Handler, run, run_http};
 pub use lambda_runtime::Error;

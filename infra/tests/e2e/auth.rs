@@ -1,13 +1,12 @@
 //! Auth end to end: REST through the local gateway against the emulator, and the WebSocket
 //! handshake with every kind of bad token.
 
-mod support;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::json;
-use support::{ISSUER, JWT_SECRET, TestEnv};
+
+use crate::support::{ISSUER, JWT_SECRET, TestEnv};
 
 #[tokio::test]
 async fn register_login_me_and_profile_update() {

@@ -1,12 +1,11 @@
 //! Direct messages end to end: WebSocket `send`, pushes to every connection, idempotency,
 //! history, authorization, bad frames and gone connections.
 
-mod support;
-
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::TestEnv;
+
+use crate::support::TestEnv;
 
 fn ids(page: &Value) -> Vec<String> {
     page["messages"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect()

@@ -2,14 +2,13 @@
 //! without a token, and docs/openapi.json + docs/asyncapi.yaml against what the code serves
 //! (router arms in functions/src/http.rs, WebSocket actions in functions/src/ws.rs).
 
-mod support;
-
 use chat_functions::api_docs::{normalise, router_routes as api_router_routes};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use support::TestEnv;
+
+use crate::support::TestEnv;
 
 /// Every REST operation of CONTRACT.md §4, as the document must list it.
 const CONTRACT_OPERATIONS: &[(&str, &str)] = &[

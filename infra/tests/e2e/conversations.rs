@@ -1,12 +1,11 @@
 //! Groups and rooms end to end: creation, membership and its events, fan-out to every member,
 //! edit/delete/clear, the conversation list with unread counts, and the authorization matrix.
 
-mod support;
-
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{TestEnv, TestUser, Ws};
+
+use crate::support::{TestEnv, TestUser, Ws};
 
 fn ids(page: &Value) -> Vec<String> {
     page["messages"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect()

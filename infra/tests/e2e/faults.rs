@@ -3,13 +3,12 @@
 //! Nothing acknowledged is lost, nothing is stored twice, and every acknowledged message reaches
 //! the recipient.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 
 use serde_json::json;
-use support::TestEnv;
+
+use crate::support::TestEnv;
 
 #[tokio::test]
 async fn nothing_acknowledged_is_lost_or_doubled_when_a_fifth_of_aws_calls_fail() {

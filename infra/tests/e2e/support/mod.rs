@@ -1,7 +1,6 @@
-//! End-to-end harness: one moto server per test binary (started from the project venv), and per
-//! test its own table and its own gateway on random ports, driven by real HTTP and WebSocket clients.
-
-#![allow(dead_code)]
+//! End-to-end harness: one moto server for the whole suite (started from the project venv), and
+//! per test its own table, queues and gateway on random ports, driven by real HTTP and WebSocket
+//! clients.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -17,7 +16,7 @@ pub const JWT_SECRET: &str = "end-to-end-test-secret-0123456789abcdef";
 pub const ISSUER: &str = "chat-backend";
 pub const WAIT: Duration = Duration::from_secs(5);
 
-/// The AWS endpoint for this test binary: `CHAT_TEST_AWS_ENDPOINT` if set, else a moto server
+/// The AWS endpoint of the suite: `CHAT_TEST_AWS_ENDPOINT` if set, else a moto server
 /// started once. It runs on a thread that never ends, so it lives exactly as long as the process.
 pub fn aws_endpoint() -> String {
     static ENDPOINT: OnceLock<String> = OnceLock::new();

@@ -1,13 +1,12 @@
 //! The local gateway behaves as API Gateway does, and agrees with template.yaml.
 
-mod support;
-
 use std::collections::BTreeSet;
 
 use chat_functions::registry::Function;
 use chat_local::template::Template;
 use serde_json::json;
-use support::TestEnv;
+
+use crate::support::TestEnv;
 
 fn template() -> Template {
     Template::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
@@ -95,7 +94,7 @@ async fn a_message_over_128_kb_closes_the_connection_with_1009() {
     let ann = env.register("ann").await;
     let mut ws = env.connect(&ann.access).await;
     ws.send_text(&"x".repeat(130 * 1024)).await;
-    assert!(ws.try_recv(support::WAIT).await.is_none(), "the connection should close");
+    assert!(ws.try_recv(crate::support::WAIT).await.is_none(), "the connection should close");
     env.eventually("the closed connection is forgotten", || async { env.stored_connections(&ann.id).await.is_empty() })
         .await;
 }

@@ -2,14 +2,13 @@
 //! REST, the dispatcher and planner fired through `/_local/schedules/{name}/run` (and once on the
 //! wall clock), the SQS mapping polling moto, real WebSocket clients.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chat_local::local::LocalOptions;
 use serde_json::{Value, json};
-use support::{TestEnv, TestUser, Ws};
+
+use crate::support::{TestEnv, TestUser, Ws};
 
 /// Tests schedule a second or two ahead instead of a minute.
 fn fast(key: &str) -> Option<String> {
@@ -515,7 +514,7 @@ fn per_message(counts: &BTreeMap<String, u64>, n: usize) -> String {
 #[ignore = "a measurement, not a test: run by hand"]
 async fn measure_requests_and_delay_per_scheduled_message() {
     const N: usize = 20;
-    let (proxy, endpoint) = CountingProxy::start(support::aws_endpoint()).await;
+    let (proxy, endpoint) = CountingProxy::start(crate::support::aws_endpoint()).await;
     let overrides = |key: &str| match key {
         "CHAT_SCHEDULE_LOOKAHEAD_SECS" => Some("0".into()),
         _ => fast(key),

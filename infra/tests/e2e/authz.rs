@@ -2,10 +2,9 @@
 //! member gets exactly what it would get for an id that does not exist (rooms: read and join
 //! allowed), and nothing changes.
 
-mod support;
-
 use serde_json::{Value, json};
-use support::{TestEnv, TestUser, Ws};
+
+use crate::support::{TestEnv, TestUser, Ws};
 
 /// Every REST call on a conversation a stranger might try: (method, path, body).
 fn rest_calls(id: &str, message_id: &str, member_id: &str) -> Vec<(&'static str, String, Option<Value>)> {

@@ -2,10 +2,9 @@
 //! user with `online`/`lastSeen`, online contacts, and `/stats` moving with registrations,
 //! connections and messages.
 
-mod support;
-
 use serde_json::{Value, json};
-use support::{TestEnv, assert_no_private_fields};
+
+use crate::support::{TestEnv, assert_no_private_fields};
 
 fn usernames(page: &Value) -> Vec<String> {
     page["users"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_string()).collect()

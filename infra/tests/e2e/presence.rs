@@ -6,12 +6,11 @@
 //! test causes afterwards. Each "nothing was pushed" check therefore sends a sentinel afterwards
 //! (a message or a ping) and asserts the sentinel is the very next event.
 
-mod support;
-
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{TestEnv, TestUser, Ws};
+
+use crate::support::{TestEnv, TestUser, Ws};
 
 async fn next_is(ws: &mut Ws, kind: &str) -> Value {
     let event = ws.recv().await;

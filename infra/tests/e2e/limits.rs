@@ -2,10 +2,9 @@
 //! limits per source IP and per account (429 before any password check), and the frame size limit
 //! on every route. The windows are set to an hour here, so no window can roll over mid-test.
 
-mod support;
-
 use serde_json::{Value, json};
-use support::TestEnv;
+
+use crate::support::TestEnv;
 
 const HOUR: &str = "3600";
 

@@ -1,11 +1,10 @@
 //! Receipts, typing and offline sync end to end.
 
-mod support;
-
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{TestEnv, TestUser};
+
+use crate::support::{TestEnv, TestUser};
 
 async fn direct(env: &TestEnv, a: &TestUser, b: &TestUser) -> String {
     let (_, conv) =

@@ -8,7 +8,8 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 
-use crate::template::TableDefinition;
+use crate::template::events::QueueDefinition;
+use crate::template::table::TableDefinition;
 
 fn key_schema(hash: &str, range: Option<&str>) -> Result<Vec<KeySchemaElement>, String> {
     let mut keys = vec![
@@ -99,13 +100,13 @@ pub struct LocalQueue {
 pub async fn create_queues(
     client: &aws_sdk_sqs::Client,
     prefix: &str,
-    queues: &std::collections::BTreeMap<String, crate::events::QueueDefinition>,
+    queues: &std::collections::BTreeMap<String, QueueDefinition>,
     visibility_timeout: Option<i64>,
 ) -> Result<std::collections::BTreeMap<String, LocalQueue>, String> {
     use aws_sdk_sqs::types::QueueAttributeName as Attr;
     let mut created: std::collections::BTreeMap<String, LocalQueue> = std::collections::BTreeMap::new();
     while created.len() < queues.len() {
-        let ready: Vec<&crate::events::QueueDefinition> = queues
+        let ready: Vec<&QueueDefinition> = queues
             .values()
             .filter(|q| !created.contains_key(&q.logical_id))
             .filter(|q| q.redrive.as_ref().is_none_or(|r| created.contains_key(&r.dead_letter_queue)))

@@ -1,12 +1,14 @@
 //! Local stand-ins for what AWS runs around the functions: an API Gateway (WebSocket + HTTP +
-//! `@connections`) built from template.yaml, the emulator start-up, and the resource bootstrap.
-//! Nothing here knows about chat; it only knows API Gateway and the template.
+//! `@connections`) built from template.yaml, EventBridge schedules and SQS event-source mappings,
+//! the emulator start-up, and the resource bootstrap. None of it knows about chat: it invokes
+//! functions by name through [`invoke::Invoke`]. Only `local.rs` wires the chat's functions in.
 
+pub mod account;
 pub mod aws_proxy;
 pub mod bootstrap;
 pub mod emulator;
-pub mod events;
 pub mod gateway;
+pub mod invoke;
 pub mod local;
 pub mod schedules;
 pub mod sqs_mapping;

@@ -1,5 +1,7 @@
 //! Wires a whole local backend: AWS endpoint, table, App, gateway. Used by `local-gateway` (what
-//! `make dev` runs) and by the end-to-end tests, so both exercise the same set-up.
+//! `make dev` runs) and by the end-to-end tests, so both exercise the same set-up. The one place
+//! in this crate that knows the chat: it runs the functions of `chat_functions::registry` for the
+//! gateway, the schedules and the SQS mappings.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,13 +9,43 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat::{App, Config};
+use chat_functions::registry::{self, Function};
+use futures::future::BoxFuture;
+use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::bootstrap::LocalQueue;
 use crate::gateway::{GatewayOptions, RunningGateway, serve};
+use crate::invoke::{Invoke, InvokeError};
 use crate::schedules::{LocalSchedules, Tasks};
 use crate::sqs_mapping::PollOptions;
 use crate::template::Template;
+
+/// Every function of the registry, in this process, sharing one App (so one SDK client set).
+pub struct ChatFunctions {
+    app: App,
+}
+
+impl ChatFunctions {
+    pub fn new(app: App) -> Self {
+        Self { app }
+    }
+
+    /// The binary names of every function the registry can run.
+    pub fn binaries() -> impl Iterator<Item = &'static str> {
+        Function::ALL.into_iter().map(Function::binary)
+    }
+}
+
+impl Invoke for ChatFunctions {
+    fn invoke<'a>(&'a self, function: &'a str, event: Value) -> BoxFuture<'a, Result<Value, InvokeError>> {
+        Box::pin(async move {
+            let function =
+                Function::from_binary(function).ok_or_else(|| InvokeError::NoSuchFunction(function.into()))?;
+            registry::invoke(&self.app, function, event).await.map_err(|e| InvokeError::Failed(e.to_string()))
+        })
+    }
+}
 
 /// A development-only signing secret; `make dev` warns when it is used.
 pub const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
@@ -111,6 +143,7 @@ pub async fn start_with(
     options: LocalOptions,
 ) -> Result<LocalBackend, String> {
     let template = Template::load_with_parameters(template_path, &options.parameters)?;
+    template.require_functions(ChatFunctions::binaries())?;
     let sdk = sdk_config(endpoint).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     crate::bootstrap::create_table(&dynamo, &config.table, &template.table).await?;
@@ -125,16 +158,17 @@ pub async fn start_with(
         config.scheduling.queue_url = queues.get(queue).map(|q| q.url.clone());
     }
     let app = App::with_sdk_config(config, &sdk).map_err(|e| e.to_string())?;
+    let functions: Arc<dyn Invoke> = Arc::new(ChatFunctions::new(app.clone()));
 
-    let schedules = LocalSchedules::new(app.clone(), template.events.schedules.clone());
+    let schedules = LocalSchedules::new(functions.clone(), template.events.schedules.clone());
     let mut event_tasks =
-        crate::sqs_mapping::start(app.clone(), sqs, &template.events.queue_mappings, &queues, options.poll)?;
+        crate::sqs_mapping::start(functions.clone(), sqs, &template.events.queue_mappings, &queues, options.poll)?;
     if options.clock {
         let mut clock = schedules.start_clock();
         event_tasks.0.append(&mut clock.0);
     }
     let gateway_options = GatewayOptions { admin: Some(schedules.admin_router()), ..GatewayOptions::default() };
     let gateway =
-        serve(app.clone(), template, gateway_options, ws_listener, http_listener).await.map_err(|e| e.to_string())?;
+        serve(functions, template, gateway_options, ws_listener, http_listener).await.map_err(|e| e.to_string())?;
     Ok(LocalBackend { gateway, app, sdk, queues, schedules, event_tasks })
 }

@@ -1,6 +1,6 @@
 //! Local EventBridge: fires template.yaml's schedule rules on the wall clock, and
 //! `POST /_local/schedules/{name}/run` (on the HTTP port) fires one now. Each firing invokes the
-//! rule's function through the registry with EventBridge's "Scheduled Event" JSON.
+//! rule's function through the [`Invoke`]r with EventBridge's "Scheduled Event" JSON.
 
 use std::sync::Arc;
 
@@ -9,16 +9,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use chat::App;
-use chat_functions::registry;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::events::ScheduleRule;
-use crate::gateway::{ACCOUNT_ID, REGION};
+use crate::account::{ACCOUNT_ID, REGION};
+use crate::invoke::{Invoke, InvokeError};
+use crate::template::events::ScheduleRule;
 
 pub struct LocalSchedules {
-    app: App,
+    invoker: Arc<dyn Invoke>,
     rules: Vec<ScheduleRule>,
 }
 
@@ -50,8 +49,8 @@ pub fn scheduled_event(rule: &ScheduleRule, time: DateTime<Utc>) -> Value {
 }
 
 impl LocalSchedules {
-    pub fn new(app: App, rules: Vec<ScheduleRule>) -> Arc<Self> {
-        Arc::new(Self { app, rules })
+    pub fn new(invoker: Arc<dyn Invoke>, rules: Vec<ScheduleRule>) -> Arc<Self> {
+        Arc::new(Self { invoker, rules })
     }
 
     pub fn rules(&self) -> &[ScheduleRule] {
@@ -59,8 +58,8 @@ impl LocalSchedules {
     }
 
     /// Invokes the rule's function now; its JSON answer, or the function's error.
-    pub async fn fire(&self, rule: &ScheduleRule, time: DateTime<Utc>) -> Result<Value, String> {
-        registry::invoke(&self.app, rule.function, scheduled_event(rule, time)).await.map_err(|e| e.to_string())
+    pub async fn fire(&self, rule: &ScheduleRule, time: DateTime<Utc>) -> Result<Value, InvokeError> {
+        self.invoker.invoke(&rule.function, scheduled_event(rule, time)).await
     }
 
     pub fn find(&self, name: &str) -> Option<&ScheduleRule> {
@@ -110,11 +109,11 @@ async fn run(State(schedules): State<Arc<LocalSchedules>>, Path(name): Path<Stri
     };
     match schedules.fire(rule, Utc::now()).await {
         Ok(result) => {
-            let body = json!({"rule": rule.name, "function": rule.function.binary(), "result": result});
+            let body = json!({"rule": rule.name, "function": rule.function, "result": result});
             (StatusCode::OK, axum::Json(body)).into_response()
         }
-        Err(message) => {
-            let body = json!({"rule": rule.name, "function": rule.function.binary(), "error": message});
+        Err(error) => {
+            let body = json!({"rule": rule.name, "function": rule.function, "error": error.to_string()});
             (StatusCode::BAD_GATEWAY, axum::Json(body)).into_response()
         }
     }

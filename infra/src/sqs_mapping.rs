@@ -7,19 +7,19 @@
 //! `maxReceiveCount` receives: exactly the AWS behaviour, with nothing re-implemented here.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
-use chat::App;
-use chat_functions::registry;
 use serde_json::{Map, Value, json};
 
+use crate::account::REGION;
 use crate::bootstrap::LocalQueue;
-use crate::events::QueueMapping;
-use crate::gateway::REGION;
+use crate::invoke::Invoke;
 use crate::schedules::Tasks;
+use crate::template::events::QueueMapping;
 
 /// ReceiveMessage returns at most 10 messages.
 const RECEIVE_MAX: usize = 10;
@@ -41,7 +41,7 @@ impl Default for PollOptions {
 
 /// Starts the pollers of every mapping; dropping the result stops them.
 pub fn start(
-    app: App,
+    invoker: Arc<dyn Invoke>,
     sqs: Client,
     mappings: &[QueueMapping],
     queues: &BTreeMap<String, LocalQueue>,
@@ -54,11 +54,11 @@ pub fn start(
             .cloned()
             .ok_or_else(|| format!("{}: queue {} not created", mapping.name, mapping.queue))?;
         for _ in 0..options.pollers.max(1) {
-            let (app, sqs, mapping, queue, options) =
-                (app.clone(), sqs.clone(), mapping.clone(), queue.clone(), options.clone());
+            let (invoker, sqs, mapping, queue, options) =
+                (invoker.clone(), sqs.clone(), mapping.clone(), queue.clone(), options.clone());
             tasks.0.push(tokio::spawn(async move {
                 loop {
-                    match poll_once(&app, &sqs, &mapping, &queue).await {
+                    match poll_once(invoker.as_ref(), &sqs, &mapping, &queue).await {
                         Ok(0) => tokio::time::sleep(options.interval).await,
                         Ok(_) => {}
                         Err(message) => {
@@ -74,7 +74,12 @@ pub fn start(
 }
 
 /// Receives one batch, invokes the function, deletes what succeeded. Returns the batch size.
-pub async fn poll_once(app: &App, sqs: &Client, mapping: &QueueMapping, queue: &LocalQueue) -> Result<usize, String> {
+pub async fn poll_once(
+    invoker: &dyn Invoke,
+    sqs: &Client,
+    mapping: &QueueMapping,
+    queue: &LocalQueue,
+) -> Result<usize, String> {
     let mut batch: Vec<Message> = Vec::new();
     while batch.len() < mapping.batch_size {
         let want = (mapping.batch_size - batch.len()).min(RECEIVE_MAX);
@@ -100,7 +105,7 @@ pub async fn poll_once(app: &App, sqs: &Client, mapping: &QueueMapping, queue: &
     }
     let event = sqs_event(&batch, queue);
     let ids: HashSet<&str> = batch.iter().filter_map(|m| m.message_id()).collect();
-    let failed: HashSet<String> = match registry::invoke(app, mapping.function, event).await {
+    let failed: HashSet<String> = match invoker.invoke(&mapping.function, event).await {
         Err(e) => {
             tracing::warn!(mapping = %mapping.name, error = %e, "function failed: the whole batch stays in the queue");
             ids.iter().map(|s| s.to_string()).collect()

@@ -80,7 +80,7 @@ async fn run() -> Result<(), String> {
         println!(
             "schedule       {} -> {} ({state}); fire now: POST {}/_local/schedules/{}/run",
             rule.name,
-            rule.function.binary(),
+            rule.function,
             backend.gateway.http_url(),
             rule.name
         );

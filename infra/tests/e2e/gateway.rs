@@ -16,7 +16,9 @@ fn template() -> Template {
 #[test]
 fn template_routes_functions_and_binaries_agree() {
     let t = template();
-    let routes: Vec<(&str, Function)> = t.ws_routes.iter().map(|(k, f)| (k.as_str(), *f)).collect();
+    let function =
+        |binary: &str| Function::from_binary(binary).unwrap_or_else(|| panic!("{binary} is not in the registry"));
+    let routes: Vec<(&str, Function)> = t.ws_routes.iter().map(|(k, f)| (k.as_str(), function(f))).collect();
     assert_eq!(
         routes,
         vec![
@@ -30,10 +32,10 @@ fn template_routes_functions_and_binaries_agree() {
         ]
     );
     let authorizer = t.connect_authorizer.as_ref().expect("$connect has an authorizer");
-    assert_eq!(authorizer.function, Function::WsAuthorizer);
+    assert_eq!(function(&authorizer.function), Function::WsAuthorizer);
     assert_eq!(authorizer.required_query, vec!["token".to_string()]);
     assert_eq!(t.route_selection_expression, "$request.body.action");
-    assert_eq!(t.http_function, Function::HttpApi);
+    assert_eq!(function(&t.http_function), Function::HttpApi);
 
     // every binary is a function of the template and has a handler in the registry, and back
     let bins: BTreeSet<String> =
@@ -112,19 +114,27 @@ async fn cors_preflight_is_answered() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 204);
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    // the rest of template.yaml's CorsConfiguration, on the preflight and on every other answer
+    let health = env.http.get(env.url("/health")).header("origin", "http://example.com").send().await.unwrap();
+    for headers in [response.headers(), health.headers()] {
+        assert_eq!(headers["access-control-allow-origin"], "*");
+        assert_eq!(headers["access-control-allow-headers"], "authorization,content-type");
+        assert_eq!(headers["access-control-allow-methods"], "GET,POST,PATCH,DELETE,OPTIONS");
+        assert_eq!(headers["access-control-max-age"], "600");
+    }
 }
 
 #[test]
 fn template_schedules_queues_and_mappings() {
-    use chat_local::events::ScheduleExpression;
+    use chat_local::template::schedule_expression::ScheduleExpression;
     let t = template();
-    let rules: Vec<(&str, Function, bool)> =
-        t.events.schedules.iter().map(|r| (r.name.as_str(), r.function, r.enabled)).collect();
+    let rules: Vec<(&str, Option<Function>, bool)> =
+        t.events.schedules.iter().map(|r| (r.name.as_str(), Function::from_binary(&r.function), r.enabled)).collect();
     assert_eq!(
         rules,
         vec![
-            ("PlannerSchedule", Function::SchedulerPlanner, true),
-            ("DispatcherSchedule", Function::SchedulerDispatcher, true)
+            ("PlannerSchedule", Some(Function::SchedulerPlanner), true),
+            ("DispatcherSchedule", Some(Function::SchedulerDispatcher), true)
         ]
     );
     let planner = t.events.schedule("PlannerSchedule").unwrap();
@@ -138,8 +148,13 @@ fn template_schedules_queues_and_mappings() {
     let mapping = &t.events.queue_mappings[..];
     assert_eq!(mapping.len(), 1);
     assert_eq!(
-        (mapping[0].function, mapping[0].queue.as_str(), mapping[0].batch_size, mapping[0].report_batch_item_failures),
-        (Function::SchedulerWorker, "ScheduledMessagesQueue", 10, true)
+        (
+            Function::from_binary(&mapping[0].function),
+            mapping[0].queue.as_str(),
+            mapping[0].batch_size,
+            mapping[0].report_batch_item_failures
+        ),
+        (Some(Function::SchedulerWorker), "ScheduledMessagesQueue", 10, true)
     );
     let queue = &t.events.queues["ScheduledMessagesQueue"];
     let redrive = queue.redrive.as_ref().expect("the queue has a redrive policy");

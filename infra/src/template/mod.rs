@@ -1,57 +1,52 @@
 //! Reads template.yaml: the WebSocket routes and their functions, the `$connect` authorizer, the
-//! HTTP API function, and the table definition. The gateway and the bootstrap use nothing else,
-//! so the local setup cannot drift from what `sam deploy` creates.
+//! HTTP API function and its CORS, the table definition, and the other event sources
+//! (`events.rs`). The gateway and the bootstrap use nothing else, so the local setup cannot drift
+//! from what `sam deploy` creates. A function is named by its cargo binary
+//! (`Metadata.BuildProperties.Binary`), which is what the local gateway invokes.
 
-use std::collections::BTreeMap;
+pub mod cors;
+pub mod events;
+pub mod intrinsics;
+pub mod schedule_expression;
+pub mod table;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use chat_functions::registry::Function;
 use serde_yaml_ng::Value;
+
+use cors::Cors;
+use events::EventDefinitions;
+pub use intrinsics::Error;
+use intrinsics::{Scope, reference, sub_references, sub_string};
+use table::TableDefinition;
 
 #[derive(Debug, Clone)]
 pub struct Template {
-    /// WebSocket route key → the function behind its integration.
-    pub ws_routes: BTreeMap<String, Function>,
+    /// WebSocket route key → the function (binary) behind its integration.
+    pub ws_routes: BTreeMap<String, String>,
     /// The Lambda REQUEST authorizer on `$connect`, if any, and its identity source query key.
     pub connect_authorizer: Option<Authorizer>,
     pub route_selection_expression: String,
-    /// The function behind the HTTP API.
-    pub http_function: Function,
+    /// The function (binary) behind the HTTP API.
+    pub http_function: String,
+    /// The HTTP API's `CorsConfiguration`, if it has one.
+    pub http_cors: Option<Cors>,
     pub table: TableDefinition,
     /// Logical id → cargo binary, for every function.
     pub functions: BTreeMap<String, String>,
     /// EventBridge rules (functions' `Schedule`/`ScheduleV2` events), SQS queues and the SQS
     /// event-source mappings (functions' `SQS` events): see `events.rs`.
-    pub events: crate::events::EventDefinitions,
+    pub events: EventDefinitions,
 }
 
 #[derive(Debug, Clone)]
 pub struct Authorizer {
-    pub function: Function,
+    /// The binary of the authorizer function.
+    pub function: String,
     /// Query string parameters that must be present (`route.request.querystring.X`), else 401.
     pub required_query: Vec<String>,
 }
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TableDefinition {
-    pub logical_id: String,
-    pub attributes: Vec<(String, String)>,
-    pub hash_key: String,
-    pub range_key: Option<String>,
-    pub global_indexes: Vec<IndexDefinition>,
-    pub ttl_attribute: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct IndexDefinition {
-    pub name: String,
-    pub hash_key: String,
-    pub range_key: Option<String>,
-    pub projection: String,
-    pub non_key_attributes: Vec<String>,
-}
-
-pub type Error = String;
 
 impl Template {
     pub fn load(path: &Path) -> Result<Self, Error> {
@@ -80,8 +75,10 @@ impl Template {
                 .map(|(k, r)| (k.as_str().unwrap_or_default().to_string(), r))
         };
 
+        let scope = Scope::new(&doc, parameters)?;
         let mut functions = BTreeMap::new();
         let mut http_function = None;
+        let mut http_api = None;
         for (id, resource) in by_type("AWS::Serverless::Function") {
             let binary = resource
                 .get("Metadata")
@@ -89,23 +86,23 @@ impl Template {
                 .and_then(|b| b.get("Binary"))
                 .and_then(Value::as_str)
                 .ok_or_else(|| format!("{id} has no Metadata.BuildProperties.Binary"))?;
-            let has_http_event =
-                resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping).is_some_and(
-                    |events| events.values().any(|e| e.get("Type").and_then(Value::as_str) == Some("HttpApi")),
-                );
-            if has_http_event {
-                http_function = Some(known_function(binary)?);
+            let events = resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping);
+            let http_event =
+                events.into_iter().flatten().find(|(_, e)| e.get("Type").and_then(Value::as_str) == Some("HttpApi"));
+            if let Some((_, event)) = http_event {
+                http_function = Some(binary.to_string());
+                http_api = event.get("Properties").and_then(|p| p.get("ApiId")).and_then(reference);
             }
             functions.insert(id, binary.to_string());
         }
-        let function_of = |uri: Option<&Value>, what: &str| -> Result<Function, Error> {
+        let function_of = |uri: Option<&Value>, what: &str| -> Result<String, Error> {
             let uri = uri.and_then(sub_string).ok_or_else(|| format!("{what}: URI is not a !Sub string"))?;
-            let logical = references(&uri)
+            let logical = sub_references(uri)
                 .into_iter()
                 .find_map(|r| r.strip_suffix(".Arn").map(str::to_string))
                 .ok_or_else(|| format!("{what}: URI names no ${{Function.Arn}}"))?;
             let binary = functions.get(&logical).ok_or_else(|| format!("{what}: {logical} is not a function"))?;
-            known_function(binary)
+            Ok(binary.clone())
         };
 
         let mut integrations = BTreeMap::new();
@@ -142,12 +139,16 @@ impl Template {
                 .ok_or_else(|| format!("{id}: RouteKey must be a string"))?;
             let target =
                 props.get("Target").and_then(sub_string).ok_or_else(|| format!("{id}: Target is not a !Sub string"))?;
-            let integration =
-                references(&target).into_iter().next().ok_or_else(|| format!("{id}: Target names no integration"))?;
-            let function =
-                *integrations.get(&integration).ok_or_else(|| format!("{id}: unknown integration {integration}"))?;
+            let integration = sub_references(target)
+                .into_iter()
+                .next()
+                .ok_or_else(|| format!("{id}: Target names no integration"))?;
+            let function = integrations
+                .get(&integration)
+                .cloned()
+                .ok_or_else(|| format!("{id}: unknown integration {integration}"))?;
             if let Some(auth) = props.get("AuthorizerId").and_then(reference) {
-                let auth = authorizers.get(&auth).ok_or_else(|| format!("{id}: unknown authorizer {auth}"))?;
+                let auth = authorizers.get(auth).ok_or_else(|| format!("{id}: unknown authorizer {auth}"))?;
                 if key == "$connect" {
                     connect_authorizer = Some(auth.clone());
                 }
@@ -165,7 +166,8 @@ impl Template {
         let (table_id, table) = by_type("AWS::DynamoDB::Table").next().ok_or("template.yaml has no DynamoDB table")?;
         let table = TableDefinition::parse(&table_id, table.get("Properties").ok_or("table without Properties")?)?;
 
-        let events = crate::events::EventDefinitions::parse(&doc, &functions, parameters)?;
+        let events = EventDefinitions::parse(&doc, &scope, &functions)?;
+        let http_cors = Cors::of_api(&doc, http_api, &scope)?;
 
         Ok(Self {
             events,
@@ -173,104 +175,30 @@ impl Template {
             connect_authorizer,
             route_selection_expression,
             http_function: http_function.ok_or("no function has an HttpApi event")?,
+            http_cors,
             table,
             functions,
         })
     }
-}
 
-impl TableDefinition {
-    fn parse(logical_id: &str, props: &Value) -> Result<Self, Error> {
-        let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        let keys = |schema: Option<&Value>| -> Result<(String, Option<String>), Error> {
-            let schema = schema.and_then(Value::as_sequence).ok_or("KeySchema missing")?;
-            let find = |ty: &str| {
-                schema.iter().find(|k| s(k, "KeyType").as_deref() == Some(ty)).and_then(|k| s(k, "AttributeName"))
-            };
-            Ok((find("HASH").ok_or("KeySchema has no HASH key")?, find("RANGE")))
-        };
-        let attributes = props
-            .get("AttributeDefinitions")
-            .and_then(Value::as_sequence)
-            .ok_or("AttributeDefinitions missing")?
-            .iter()
-            .map(|a| Ok((s(a, "AttributeName").ok_or("AttributeName")?, s(a, "AttributeType").ok_or("AttributeType")?)))
-            .collect::<Result<Vec<_>, Error>>()?;
-        let (hash_key, range_key) = keys(props.get("KeySchema"))?;
-        let mut global_indexes = Vec::new();
-        for gsi in props.get("GlobalSecondaryIndexes").and_then(Value::as_sequence).into_iter().flatten() {
-            let (hash_key, range_key) = keys(gsi.get("KeySchema"))?;
-            let projection = gsi.get("Projection");
-            global_indexes.push(IndexDefinition {
-                name: s(gsi, "IndexName").ok_or("IndexName missing")?,
-                hash_key,
-                range_key,
-                projection: projection.and_then(|p| s(p, "ProjectionType")).unwrap_or_else(|| "ALL".into()),
-                non_key_attributes: projection
-                    .and_then(|p| p.get("NonKeyAttributes"))
-                    .and_then(Value::as_sequence)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-                    .unwrap_or_default(),
-            });
+    /// The binaries of every function an API route, authorizer, schedule rule or SQS mapping
+    /// invokes.
+    pub fn invoked_functions(&self) -> BTreeSet<&str> {
+        let mut invoked: BTreeSet<&str> = self.ws_routes.values().map(String::as_str).collect();
+        invoked.extend(self.connect_authorizer.iter().map(|a| a.function.as_str()));
+        invoked.insert(&self.http_function);
+        invoked.extend(self.events.schedules.iter().map(|r| r.function.as_str()));
+        invoked.extend(self.events.queue_mappings.iter().map(|m| m.function.as_str()));
+        invoked
+    }
+
+    /// Fails unless every function the template invokes is one of `available` (the binaries the
+    /// caller can run), so a template naming a binary nobody built fails at start-up.
+    pub fn require_functions<'a>(&self, available: impl IntoIterator<Item = &'a str>) -> Result<(), Error> {
+        let available: BTreeSet<&str> = available.into_iter().collect();
+        match self.invoked_functions().into_iter().find(|f| !available.contains(f)) {
+            Some(missing) => Err(format!("binary {missing} has no handler among the functions this gateway runs")),
+            None => Ok(()),
         }
-        let ttl_attribute = props
-            .get("TimeToLiveSpecification")
-            .filter(|t| t.get("Enabled").and_then(Value::as_bool) == Some(true))
-            .and_then(|t| s(t, "AttributeName"));
-        Ok(Self { logical_id: logical_id.to_string(), attributes, hash_key, range_key, global_indexes, ttl_attribute })
-    }
-}
-
-pub(crate) fn known_function(binary: &str) -> Result<Function, Error> {
-    Function::from_binary(binary).ok_or_else(|| format!("binary {binary} has no handler in chat_functions::registry"))
-}
-
-/// The string of `!Sub "…"` / `{"Fn::Sub": "…"}` (or a plain string).
-pub(crate) fn sub_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Tagged(t) if t.tag == "Sub" => t.value.as_str().map(str::to_string),
-        Value::Mapping(m) => m.get("Fn::Sub").and_then(Value::as_str).map(str::to_string),
-        _ => None,
-    }
-}
-
-/// The logical id of `!Ref X` / `{"Ref": "X"}`.
-pub(crate) fn reference(v: &Value) -> Option<String> {
-    match v {
-        Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().map(str::to_string),
-        Value::Mapping(m) => m.get("Ref").and_then(Value::as_str).map(str::to_string),
-        _ => None,
-    }
-}
-
-/// The `${…}` references of a !Sub string, pseudo parameters (`AWS::…`) excluded.
-fn references(sub: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = sub;
-    while let Some(start) = rest.find("${") {
-        let Some(end) = rest[start..].find('}') else { break };
-        let name = &rest[start + 2..start + end];
-        if !name.starts_with("AWS::") && !name.starts_with('!') {
-            out.push(name.to_string());
-        }
-        rest = &rest[start + end + 1..];
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sub_references() {
-        assert_eq!(
-            references(
-                "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/functions/${SendFunction.Arn}/invocations"
-            ),
-            vec!["SendFunction.Arn"]
-        );
-        assert_eq!(references("integrations/${SendIntegration}"), vec!["SendIntegration"]);
     }
 }

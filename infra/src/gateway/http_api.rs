@@ -1,0 +1,124 @@
+//! The HTTP API: every request becomes a payload format 2.0 event for the template's HTTP
+//! function, and its answer the HTTP response, with the template's CORS headers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Map, Value, json};
+
+use super::state::{GatewayState, new_request_id, now_ms, plain, query_json, request_time};
+use crate::account::ACCOUNT_ID;
+use crate::template::cors::Cors;
+
+/// The HTTP API: CORS as template.yaml configures it, then payload format 2.0 to the function.
+pub(crate) async fn http_api(
+    State(state): State<Arc<GatewayState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let origin = request.headers().get("origin").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let with_cors = |response| add_cors_headers(state.template.http_cors.as_ref(), origin.as_deref(), response);
+    // With a CorsConfiguration, API Gateway answers preflight requests itself.
+    if state.template.http_cors.is_some()
+        && request.method() == Method::OPTIONS
+        && request.headers().contains_key("access-control-request-method")
+    {
+        return with_cors(StatusCode::NO_CONTENT.into_response());
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, 10 * 1024 * 1024).await else {
+        return with_cors(plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"));
+    };
+    let mut headers = Map::new();
+    for (name, value) in &parts.headers {
+        let value = value.to_str().unwrap_or_default();
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_string(), Value::String(value.to_string()));
+            }
+        }
+    }
+    let (query, _) = query_json(parts.uri.query());
+    let (body_value, is_base64) = match std::str::from_utf8(&body) {
+        _ if body.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_string()), false),
+        Err(_) => (Value::String(BASE64.encode(&body)), true),
+    };
+    let now = now_ms();
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": parts.uri.path(),
+        "rawQueryString": parts.uri.query().unwrap_or_default(),
+        "headers": headers,
+        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": state.api_id,
+            "domainName": state.domain_name(&parts.headers),
+            "domainPrefix": state.api_id,
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": peer.ip().to_string(),
+                "userAgent": parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default(),
+            },
+            "requestId": new_request_id(),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": request_time(),
+            "timeEpoch": now,
+        },
+        "body": body_value,
+        "isBase64Encoded": is_base64,
+    });
+    let answer = match state.invoke(&state.template.http_function, event).await {
+        Ok(answer) => answer,
+        Err(message) => {
+            tracing::error!(%message, "HTTP integration failed");
+            return with_cors(plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"));
+        }
+    };
+    with_cors(http_answer(&answer))
+}
+
+/// Turns a payload-2.0 answer into the HTTP response API Gateway would send.
+fn http_answer(answer: &Value) -> Response {
+    let status =
+        answer["statusCode"].as_u64().and_then(|s| StatusCode::from_u16(s as u16).ok()).unwrap_or(StatusCode::OK);
+    let body = match answer["body"].as_str() {
+        Some(text) if answer["isBase64Encoded"].as_bool() == Some(true) => BASE64.decode(text).unwrap_or_default(),
+        Some(text) => text.as_bytes().to_vec(),
+        None => Vec::new(),
+    };
+    let mut response = Response::builder().status(status);
+    if let Some(headers) = answer["headers"].as_object() {
+        for (name, value) in headers {
+            if let Some(value) = value.as_str() {
+                response = response.header(name, value);
+            }
+        }
+    }
+    response.body(Body::from(body)).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// Adds the `access-control-*` headers of the template's CorsConfiguration, on every answer.
+fn add_cors_headers(cors: Option<&Cors>, origin: Option<&str>, mut response: Response) -> Response {
+    for (name, value) in cors.map(|c| c.headers(origin)).unwrap_or_default() {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}

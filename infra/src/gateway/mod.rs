@@ -1,0 +1,130 @@
+//! A local API Gateway: the WebSocket API (`websocket.rs`) with its Management API
+//! (`connections.rs`) on one port, and the HTTP API (`http_api.rs`) on another, built from
+//! template.yaml's routes. It knows API Gateway's behaviour and event shapes, nothing of chat:
+//! every request becomes the JSON event AWS would send, handed to an [`Invoke`] by function name.
+
+mod connections;
+mod http_api;
+mod state;
+mod websocket;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::routing::any;
+use tokio::net::TcpListener;
+
+pub use state::MAX_MESSAGE_BYTES;
+use state::{GatewayState, Outbound};
+
+use crate::invoke::Invoke;
+use crate::template::Template;
+
+pub struct GatewayOptions {
+    pub stage: String,
+    pub api_id: String,
+    /// Extra routes on the HTTP port, ahead of the HTTP API (`/_local/schedules/{name}/run`).
+    pub admin: Option<Router>,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        Self { stage: "local".into(), api_id: "local".into(), admin: None }
+    }
+}
+
+/// A running gateway; dropping it stops both servers.
+pub struct RunningGateway {
+    pub http_addr: SocketAddr,
+    pub ws_addr: SocketAddr,
+    state: Arc<GatewayState>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningGateway {
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.ws_addr)
+    }
+    /// Connection ids the gateway holds open (for tests of `@connections` and `$disconnect`).
+    pub fn open_connections(&self) -> Vec<String> {
+        self.state.connections.lock().expect("connections lock").keys().cloned().collect()
+    }
+    /// Drops a connection's socket without telling the backend, like a network failure that API
+    /// Gateway has noticed but whose `$disconnect` never reached the backend.
+    pub fn drop_silently(&self, connection_id: &str) -> bool {
+        let removed = self.state.connections.lock().expect("connections lock").remove(connection_id);
+        match removed {
+            Some(conn) => {
+                conn.silent.store(1, Ordering::SeqCst);
+                let _ = conn.outbound.send(Outbound::Close(1006, String::new()));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Serves the template's WebSocket API (and `@connections`) on `ws_listener` and its HTTP API on
+/// `http_listener`, invoking functions through `invoker`.
+pub async fn serve(
+    invoker: Arc<dyn Invoke>,
+    template: Template,
+    options: GatewayOptions,
+    ws_listener: TcpListener,
+    http_listener: TcpListener,
+) -> std::io::Result<RunningGateway> {
+    let route_field = template
+        .route_selection_expression
+        .strip_prefix("$request.body.")
+        .ok_or_else(|| std::io::Error::other("only $request.body.<field> route selection is emulated"))?
+        .to_string();
+    let GatewayOptions { stage, api_id, admin } = options;
+    let state = Arc::new(GatewayState {
+        invoker,
+        template,
+        stage,
+        api_id,
+        route_field,
+        connections: Mutex::new(HashMap::new()),
+    });
+    let ws_addr = ws_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+
+    let ws_router = Router::new()
+        .route("/@connections/{id}", any(connections::management))
+        .route("/{stage}/@connections/{id}", any(connections::management_with_stage))
+        .fallback(websocket::websocket_handshake)
+        .with_state(state.clone());
+    let mut http_router = Router::new().fallback(http_api::http_api).with_state(state.clone());
+    if let Some(admin) = admin {
+        http_router = admin.merge(http_router);
+    }
+
+    let ws_task = tokio::spawn(async move {
+        let service = ws_router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(ws_listener, service).await {
+            tracing::error!(error = %e, "WebSocket server stopped");
+        }
+    });
+    let http_task = tokio::spawn(async move {
+        let service = http_router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(http_listener, service).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    Ok(RunningGateway { http_addr, ws_addr, state, tasks: vec![ws_task, http_task] })
+}

@@ -1,0 +1,104 @@
+//! What the gateway's three parts share: the template, the function invoker, the open
+//! connections, and the pieces of API Gateway's event shapes that more than one part fills.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use crate::invoke::{Invoke, InvokeError};
+use crate::template::Template;
+
+/// API Gateway's limit for a WebSocket message (and a `@connections` POST).
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+
+pub(crate) struct GatewayState {
+    pub invoker: Arc<dyn Invoke>,
+    pub template: Template,
+    pub stage: String,
+    pub api_id: String,
+    /// The body field named by the route selection expression (`$request.body.<field>`).
+    pub route_field: String,
+    pub connections: Mutex<HashMap<String, Arc<Connection>>>,
+}
+
+pub(crate) struct Connection {
+    pub outbound: mpsc::UnboundedSender<Outbound>,
+    pub connected_at_ms: i64,
+    pub last_active_ms: AtomicI64,
+    pub source_ip: String,
+    pub user_agent: String,
+    pub headers: Map<String, Value>,
+    /// `requestContext.authorizer` for every event of this connection.
+    pub authorizer: Map<String, Value>,
+    /// Set when the test harness drops the socket without a `$disconnect`.
+    pub silent: AtomicI64,
+}
+
+/// What the gateway writes to a client's socket.
+pub(crate) enum Outbound {
+    Text(String),
+    Close(u16, String),
+}
+
+impl GatewayState {
+    pub async fn invoke(&self, function: &str, event: Value) -> Result<Value, InvokeError> {
+        self.invoker.invoke(function, event).await
+    }
+
+    pub fn domain_name(&self, headers: &HeaderMap) -> String {
+        headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_string()
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// API Gateway's request time format, e.g. `09/Apr/2015:12:34:56 +0000`.
+pub(crate) fn request_time() -> String {
+    chrono::Utc::now().format("%d/%b/%Y:%H:%M:%S +0000").to_string()
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("OS randomness");
+    bytes
+}
+
+/// Connection ids look like API Gateway's (`L0SM9cOFvHcCIhw=`): base64, so clients and the SDK
+/// must URL-encode them in `@connections` paths, as on AWS.
+pub(crate) fn new_connection_id() -> String {
+    BASE64.encode(random_bytes::<11>())
+}
+
+pub(crate) fn new_request_id() -> String {
+    BASE64.encode(random_bytes::<12>()).replace(['+', '/'], "-")
+}
+
+/// `queryStringParameters` and `multiValueQueryStringParameters` of a query string.
+pub(crate) fn query_json(query: Option<&str>) -> (Map<String, Value>, Map<String, Value>) {
+    let mut single = Map::new();
+    let mut multi: Map<String, Value> = Map::new();
+    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| urlencoding::decode(&s.replace('+', " ")).map(|c| c.into_owned()).unwrap_or_default();
+        let (k, v) = (decode(k), decode(v));
+        single.insert(k.clone(), Value::String(v.clone()));
+        if let Value::Array(values) = multi.entry(k).or_insert_with(|| Value::Array(vec![])) {
+            values.push(Value::String(v));
+        }
+    }
+    (single, multi)
+}
+
+/// API Gateway's own answers: `{"message": …}`.
+pub(crate) fn plain(status: StatusCode, message: &str) -> Response {
+    (status, [("content-type", "application/json")], json!({ "message": message }).to_string()).into_response()
+}

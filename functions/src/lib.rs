@@ -2,7 +2,6 @@
 //! to one of these functions; the local gateway calls the very same functions through
 //! [`registry::invoke`] with the JSON that API Gateway would send.
 
-pub mod api_docs;
 pub mod http;
 pub mod registry;
 pub mod scheduler;

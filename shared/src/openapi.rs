@@ -37,4 +37,3 @@ pub enum ScheduledKind {
     Text,
     Auto,
 }
-

@@ -25,8 +25,7 @@ use super::request::{Ctx, Reply, empty, json};
 )]
 pub async fn create_conversation(ctx: Ctx<'_>) -> Reply {
     let user = ctx.caller()?;
-    let (conversation, created) =
-        conversations::create(ctx.app, &user, ctx.body::<CreateConversationBody>()?).await?;
+    let (conversation, created) = conversations::create(ctx.app, &user, ctx.body::<CreateConversationBody>()?).await?;
     json(if created { 201 } else { 200 }, &conversation)
 }
 

@@ -286,7 +286,6 @@ fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 
 pub use meta::VERSION;
 use request::{Ctx, Reply, error_response};
-use router::{Found, Handler, Pattern, Route, Router};
+use router::{Handler, Lookup, Pattern, Route, Router};
 
 /// Lists the handlers once and makes of that list both the OpenAPI operations (utoipa reads each
 /// handler's `#[utoipa::path]`) and the handler of each operation, by the handler's name (which is
@@ -117,11 +117,11 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 async fn dispatch(app: &App, req: &Request, method: &str, path: &str) -> Reply {
     match ROUTER.find(method, path) {
-        Found::Route(route, params) => (route.handler)(Ctx::new(app, req, &params)).await,
-        Found::WrongMethod => {
+        Lookup::Route(route, params) => (route.handler)(Ctx::new(app, req, &params)).await,
+        Lookup::WrongMethod => {
             Err(ChatError::new(ErrorCode::InvalidInput, format!("method {method} is not allowed on {path}")))
         }
-        Found::NotFound => Err(ChatError::not_found("route")),
+        Lookup::NotFound => Err(ChatError::not_found("route")),
     }
 }
 
@@ -147,7 +147,9 @@ mod tests {
     fn every_handler_serves_one_operation() {
         let routes = routes();
         assert_eq!(routes.len(), HANDLERS.len(), "{routes:?}");
-        for (method, path) in [("GET", "/conversations/{id}/messages"), ("GET", "/openapi.json"), ("GET", "/users/online")] {
+        for (method, path) in
+            [("GET", "/conversations/{id}/messages"), ("GET", "/openapi.json"), ("GET", "/users/online")]
+        {
             assert!(routes.contains(&(method, path.to_string())), "{method} {path} not in {routes:?}");
         }
     }

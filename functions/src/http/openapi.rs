@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 use chat::error::ChatError;
 use chat::protocol::rest::ErrorBody;
 use lambda_http::{Body, Response};
+use utoipa::openapi::Required;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{AdditionalProperties, Schema, SchemaType, Type};
-use utoipa::openapi::Required;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{IntoParams, Modify, OpenApi, ToResponse};
@@ -111,7 +111,8 @@ struct Outside;
 impl Modify for Outside {
     fn modify(&self, doc: &mut Document) {
         // OpenAPI 3.1's `info.summary`, which utoipa's `Info` does not have.
-        let summary = "REST half of a serverless real-time chat backend (API Gateway HTTP API + Rust Lambda + DynamoDB).";
+        let summary =
+            "REST half of a serverless real-time chat backend (API Gateway HTTP API + Rust Lambda + DynamoDB).";
         doc.info.extensions.get_or_insert_default().insert("summary".into(), summary.into());
         let scheme = HttpBuilder::new()
             .scheme(HttpAuthScheme::Bearer)

@@ -92,7 +92,8 @@ fn create_upload() {}
 
 /// `Message.attachment`: the domain's message has no such field yet.
 pub fn add_fields(doc: &mut Document) {
-    let message = doc.components.as_mut().and_then(|c| c.schemas.get_mut(<chat::domain::Message as ToSchema>::name().as_ref()));
+    let message =
+        doc.components.as_mut().and_then(|c| c.schemas.get_mut(<chat::domain::Message as ToSchema>::name().as_ref()));
     if let Some(RefOr::T(Schema::Object(message))) = message {
         let attachment = Ref::from_schema_name(<Attachment as ToSchema>::name());
         // Beside `content`, its caption.

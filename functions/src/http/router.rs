@@ -65,7 +65,7 @@ pub struct Route {
 }
 
 /// What a request path and method come to.
-pub enum Found<'r, 'p> {
+pub enum Lookup<'r, 'p> {
     Route(&'r Route, Vec<&'p str>),
     /// Some route serves this path, with another method.
     WrongMethod,
@@ -87,7 +87,7 @@ impl Router {
         &self.routes
     }
 
-    pub fn find<'r, 'p>(&'r self, method: &str, path: &'p str) -> Found<'r, 'p> {
+    pub fn find<'r, 'p>(&'r self, method: &str, path: &'p str) -> Lookup<'r, 'p> {
         let segments: Vec<&str> = split(path).collect();
         let mut known = self.known_without_route.iter().any(|p| p.capture(&segments).is_some());
         let mut best: Option<(&Route, Vec<&str>)> = None;
@@ -100,9 +100,9 @@ impl Router {
             }
         }
         match best {
-            Some((route, params)) => Found::Route(route, params),
-            None if known => Found::WrongMethod,
-            None => Found::NotFound,
+            Some((route, params)) => Lookup::Route(route, params),
+            None if known => Lookup::WrongMethod,
+            None => Lookup::NotFound,
         }
     }
 }
@@ -116,7 +116,8 @@ mod tests {
     }
 
     fn router() -> Router {
-        let route = |method, path: &str| Route { method, path: path.into(), pattern: Pattern::parse(path), handler: never };
+        let route =
+            |method, path: &str| Route { method, path: path.into(), pattern: Pattern::parse(path), handler: never };
         Router::new(
             vec![
                 route("GET", "/users/{id}"),
@@ -130,9 +131,9 @@ mod tests {
 
     fn found(router: &Router, method: &str, path: &str) -> String {
         match router.find(method, path) {
-            Found::Route(route, params) => format!("{} {} {params:?}", route.method, route.path),
-            Found::WrongMethod => "wrong method".into(),
-            Found::NotFound => "not found".into(),
+            Lookup::Route(route, params) => format!("{} {} {params:?}", route.method, route.path),
+            Lookup::WrongMethod => "wrong method".into(),
+            Lookup::NotFound => "not found".into(),
         }
     }
 
@@ -150,7 +151,10 @@ mod tests {
             found(&router, "DELETE", "/conversations/c1/members/u2"),
             "DELETE /conversations/{id}/members/{userId} [\"c1\", \"u2\"]"
         );
-        assert_eq!(found(&router, "DELETE", "/conversations//members/u2"), "DELETE /conversations/{id}/members/{userId} [\"\", \"u2\"]");
+        assert_eq!(
+            found(&router, "DELETE", "/conversations//members/u2"),
+            "DELETE /conversations/{id}/members/{userId} [\"\", \"u2\"]"
+        );
     }
 
     #[test]

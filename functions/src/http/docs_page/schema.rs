@@ -133,4 +133,3 @@ pub(super) fn describe(schema: &Value, description: Option<&str>) -> String {
     }
     parts.join(" ")
 }
-

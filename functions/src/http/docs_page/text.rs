@@ -44,7 +44,6 @@ pub(super) fn inline_md(text: &str) -> String {
     out
 }
 
-
 pub(super) fn str_of(value: &Value) -> Option<&str> {
     value.as_str()
 }

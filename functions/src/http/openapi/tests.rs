@@ -24,10 +24,11 @@ fn openapi_json_is_the_generated_document() {
     }
     let committed = std::fs::read_to_string(&file).unwrap_or_default();
     if committed != generated {
-        let line = committed.lines().zip(generated.lines()).position(|(a, b)| a != b).map_or_else(
-            || committed.lines().count().min(generated.lines().count()) + 1,
-            |i| i + 1,
-        );
+        let line = committed
+            .lines()
+            .zip(generated.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(|| committed.lines().count().min(generated.lines().count()) + 1, |i| i + 1);
         panic!(
             "docs/openapi.json differs from the document the code generates (first at line {line}). Refresh it with\n\n    \
              CHAT_UPDATE_GOLDEN=1 cargo test -p chat-functions openapi\n\nand commit the diff with the change."
@@ -52,9 +53,9 @@ fn every_route_of_the_router_is_documented() {
     let missing: Vec<String> = routes
         .iter()
         .filter(|(method, path)| {
-            !paths.iter().any(|(p, item)| {
-                normalise(p) == normalise(path) && item.get(method.to_lowercase().as_str()).is_some()
-            })
+            !paths
+                .iter()
+                .any(|(p, item)| normalise(p) == normalise(path) && item.get(method.to_lowercase().as_str()).is_some())
         })
         .map(|(method, path)| format!("{method} {path}"))
         .collect();
@@ -64,7 +65,8 @@ fn every_route_of_the_router_is_documented() {
 #[test]
 fn every_operation_has_responses_and_public_ones_are_the_contracts() {
     let doc = doc();
-    let public = ["/auth/register", "/auth/login", "/auth/refresh", "/auth/logout", "/health", "/openapi.json", "/docs"];
+    let public =
+        ["/auth/register", "/auth/login", "/auth/refresh", "/auth/logout", "/health", "/openapi.json", "/docs"];
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };

@@ -3,7 +3,6 @@
 //! gateway calls the very same functions through [`registry::invoke`] with the JSON that API
 //! Gateway would send.
 
-pub mod api_docs;
 pub mod http;
 mod lambda;
 pub mod registry;

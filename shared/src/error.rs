@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Machine-readable error code. HTTP status: invalid_input 400; invalid_credentials, invalid_token, unauthorized 401;
+/// forbidden 403; not_found 404; conflict 409; payload_too_large 413; rate_limited 429; internal 500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidInput,

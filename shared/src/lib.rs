@@ -8,6 +8,7 @@ pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod openapi;
 pub mod ports;
 pub mod protocol;
 pub mod service;

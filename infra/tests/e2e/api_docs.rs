@@ -1,8 +1,8 @@
 //! The API's own documentation: `GET /openapi.json` and `GET /docs` through the local gateway
 //! without a token, and docs/openapi.json + docs/asyncapi.yaml against what the code serves
-//! (router arms in functions/src/http.rs, WebSocket actions in functions/src/ws.rs).
+//! (the REST route table of functions/src/http/mod.rs, WebSocket actions in functions/src/ws.rs).
+//! That docs/openapi.json is the document the code generates is a unit test of chat-functions.
 
-use chat_functions::api_docs::{normalise, router_routes as api_router_routes};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -52,9 +52,17 @@ fn repo_file(path: &str) -> String {
     std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
 
-/// Every `("METHOD", [segments]) =>` arm of the REST router, as (method, path with `{}` params).
-fn router_routes() -> Vec<(String, String)> {
-    api_router_routes(&repo_file("functions/src/http.rs"))
+/// `/users/{id}` and `/users/{userId}` are the same route: parameters compare as `{}`.
+fn normalise(path: &str) -> String {
+    path.split('/').map(|s| if s.starts_with('{') && s.ends_with('}') { "{}" } else { s }).collect::<Vec<_>>().join("/")
+}
+
+/// Every route of the REST router's table, as (method, path pattern).
+fn router_routes() -> Vec<(&'static str, String)> {
+    let routes = chat_functions::http::routes();
+    // The table must be there, or the check below proves nothing.
+    assert!(routes.len() >= 27, "{routes:?}");
+    routes
 }
 
 fn documents(doc: &Value, method: &str, path: &str) -> bool {
@@ -89,7 +97,7 @@ async fn openapi_json_and_docs_are_served_without_a_token() {
     assert!(missing.is_empty(), "contract operations missing from /openapi.json: {missing:?}");
     let undocumented: Vec<String> =
         router_routes().into_iter().filter(|(m, p)| !documents(&doc, m, p)).map(|(m, p)| format!("{m} {p}")).collect();
-    assert!(undocumented.is_empty(), "routes of functions/src/http.rs missing from /openapi.json: {undocumented:?}");
+    assert!(undocumented.is_empty(), "routes of functions/src/http/ missing from /openapi.json: {undocumented:?}");
 
     // Bearer JWT everywhere but the public endpoints.
     assert_eq!(doc["components"]["securitySchemes"]["bearerAuth"]["scheme"], "bearer");

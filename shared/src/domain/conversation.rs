@@ -4,36 +4,52 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ChatError, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// direct: exactly two users, one per pair. group: private, members add members (up to 1,000). room: public, users
+/// join themselves (up to 5,000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = ConversationType)]
 pub enum ConversationKind {
     Direct,
     Group,
     Room,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberRole {
     Owner,
     Member,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Member {
+    /// The member (a ULID).
+    #[schema(value_type = crate::openapi::Ulid)]
     pub user_id: String,
     pub role: MemberRole,
+    /// When the user became a member. RFC 3339, UTC, milliseconds.
+    #[schema(value_type = crate::openapi::Time)]
     pub joined_at: String,
+    /// Delivered pointer: every message up to this id has reached one of the member's devices. Only moves forward.
+    #[schema(required = true)]
     pub last_delivered_id: Option<String>,
+    /// Read pointer: every message up to this id is read. Only moves forward; implies delivered.
+    #[schema(required = true)]
     pub last_read_id: Option<String>,
+    /// When the delivered pointer last moved. RFC 3339, UTC, milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::Time)]
     pub last_delivered_at: Option<String>,
+    /// When the read pointer last moved. RFC 3339, UTC, milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::Time)]
     pub last_read_at: Option<String>,
     /// Where this member cleared its history: it sees only messages after this id. Private to
     /// the member, so never serialised into other users' views.
     #[serde(skip)]
+    #[schema(ignore)]
     pub cleared_before: Option<String>,
 }
 
@@ -56,27 +72,41 @@ pub struct Membership {
     pub member: Member,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Conversation {
+    /// `dm-{userId}-{userId}` (the two ids sorted) for direct conversations, `g-{ULID}` for groups, `r-{ULID}` for
+    /// rooms.
+    #[schema(max_length = 64, pattern = "^[A-Za-z0-9-]+$", examples("g-01JDQ7Z8X9K3M2N4P5Q6R7S8T9"))]
     pub id: String,
     #[serde(rename = "type")]
     pub kind: ConversationKind,
+    /// Groups and rooms only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, min_length = 1, max_length = 100)]
     pub name: Option<String>,
+    /// Creation time. RFC 3339, UTC, milliseconds.
+    #[schema(value_type = crate::openapi::Time)]
     pub created_at: String,
+    /// The creator (a ULID).
+    #[schema(value_type = crate::openapi::Ulid)]
     pub created_by: String,
     /// Members (direct, group and room); for rooms it grows by joins.
     pub member_count: u32,
-    /// The newest message (as stored when it was sent, edited or deleted), if any.
+    /// The newest message (absent in an empty conversation), as stored when it was sent, edited or deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub last_message: Option<crate::domain::Message>,
-    /// `createdAt` of the newest message, or of the conversation: the list's sort key.
+    /// createdAt of the newest message, else of the conversation: the list's sort key. RFC 3339, UTC, milliseconds.
+    #[schema(value_type = crate::openapi::Time)]
     pub last_activity_at: String,
+    /// Every member with its receipt pointers (`GET /conversations/{id}`, create, add member; not in the list).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub members: Option<Vec<Member>>,
-    /// Messages from others after the caller's read pointer (in `GET /conversations` only).
+    /// Messages from others after the caller's read pointer (`GET /conversations` only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub unread_count: Option<u32>,
 }
 

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ChatError, ErrorCode, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// auto: sent by the daily planner on the user's behalf; system: written by the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {
     Text,
@@ -14,24 +15,37 @@ pub enum MessageKind {
     System,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
-    /// A ULID: sorts by creation time, so history order and id order agree.
+    /// Message id; id order is history order (a ULID).
+    #[schema(value_type = crate::openapi::Ulid)]
     pub id: String,
     pub conversation_id: String,
+    /// The sender (a ULID).
+    #[schema(value_type = crate::openapi::Ulid)]
     pub sender_id: String,
     pub kind: MessageKind,
+    /// At most 4,000 characters (Unicode scalar values); null once deleted.
+    #[schema(required = true, max_length = 4000)]
     pub content: Option<String>,
+    /// The sender's idempotency key.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, min_length = 1, max_length = 64)]
     pub client_msg_id: Option<String>,
+    /// The ULID's own timestamp, so it always agrees with id. RFC 3339, UTC, milliseconds.
+    #[schema(value_type = crate::openapi::Time)]
     pub created_at: String,
+    /// Time of the last edit. RFC 3339, UTC, milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::Time)]
     pub edited_at: Option<String>,
+    /// true for a tombstone (content null).
     pub deleted: bool,
-    /// `sent`, `delivered` or `read`, as the sender sees it (only on the sender's own messages,
-    /// in direct and group conversations).
+    /// As the sender sees it: delivered once every other member delivered it, read once every other member read it.
+    /// Only on the sender's own messages, in direct and group conversations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::MessageStatus)]
     pub status: Option<String>,
 }
 

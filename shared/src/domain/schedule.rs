@@ -10,8 +10,10 @@ use crate::error::{ChatError, Result};
 /// `scheduled` → `queued` (the dispatcher moved it to SQS) → `sent` (the worker stored and pushed
 /// it). `failed`: the worker met an error that retrying cannot fix (the sender left the
 /// conversation, say); nothing was sent. A cancelled message is deleted, not kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(description = "scheduled: waiting (cancellable); queued: handed to the queue at its time (no longer \
+    cancellable); sent: stored and pushed; failed: could not be sent (e.g. the sender left the conversation).")]
 pub enum ScheduleStatus {
     Scheduled,
     Queued,
@@ -32,32 +34,46 @@ impl ScheduleStatus {
 
 /// A message to send later: what a user scheduled (`kind: text`) or what the planner planned for
 /// a pair of users (`kind: auto`). The same JSON is the body of the SQS message the worker gets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduledMessage {
     /// A ULID; the sent message's `clientMsgId` is `sched-{id}`, which makes sending idempotent.
     pub id: String,
     pub conversation_id: String,
+    /// The caller (a ULID).
+    #[schema(value_type = crate::openapi::Ulid)]
     pub sender_id: String,
-    /// Automated messages only: the other user of the pair (the message goes to their direct
-    /// conversation, which sending opens if needed).
+    /// Automated messages: the paired user (a ULID). The message goes to their direct
+    /// conversation, which sending opens if needed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::Ulid)]
     pub recipient_id: Option<String>,
+    #[schema(value_type = crate::openapi::ScheduledKind, inline)]
     pub kind: MessageKind,
+    #[schema(max_length = 4000)]
     pub content: String,
-    /// RFC 3339 UTC with milliseconds.
+    /// When it is due; sent within a minute after. RFC 3339, UTC, milliseconds.
+    #[schema(value_type = crate::openapi::Time)]
     pub send_at: String,
     pub status: ScheduleStatus,
+    /// When it was scheduled. RFC 3339, UTC, milliseconds.
+    #[schema(value_type = crate::openapi::Time)]
     pub created_at: String,
+    /// When the dispatcher queued it. RFC 3339, UTC, milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::Time)]
     pub queued_at: Option<String>,
+    /// When it was sent. RFC 3339, UTC, milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::Time)]
     pub sent_at: Option<String>,
-    /// The id of the message it became, once sent.
+    /// The message it became, once sent (a ULID).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::Ulid)]
     pub message_id: Option<String>,
-    /// Why it failed, for `failed`.
+    /// Why it failed (status failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<String>,
 }
 

@@ -5,17 +5,29 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ChatError, Result};
 
 /// The public view of a user; the password hash never leaves the store adapter's record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
+    /// User id (a ULID).
+    #[schema(value_type = crate::openapi::Ulid)]
     pub id: String,
+    /// Unique case-insensitively; returned as registered.
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_.-]{3,32}$")]
     pub username: String,
+    /// Only in the caller's own user (`/me`, register, login); never in another user's public view.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = Email, max_length = 254)]
     pub email: Option<String>,
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: String,
+    /// Registration time. RFC 3339, UTC, milliseconds.
+    #[schema(value_type = crate::openapi::Time)]
     pub created_at: String,
+    /// When the user was last connected (absent if never). RFC 3339, UTC, milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::Time)]
     pub last_seen: Option<String>,
+    /// Has at least one open WebSocket connection.
     pub online: bool,
 }
 

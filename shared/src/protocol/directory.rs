@@ -5,25 +5,29 @@ use serde::Serialize;
 use crate::domain::User;
 
 /// `GET /users?q=`: public users (never an email), in username order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserPage {
+    /// Public users (no email), in username order.
     pub users: Vec<User>,
+    #[schema(value_type = crate::openapi::Cursor)]
     pub next_cursor: Option<String>,
 }
 
 /// `GET /users/online`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OnlineUsers {
+    /// Online users (public view) who share at least one conversation with the caller.
     pub users: Vec<User>,
 }
 
 /// `GET /stats`.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
     pub users: u64,
     pub online_users: u64,
+    /// Open WebSocket connections.
     pub connections: u64,
     pub messages_last24h: u64,
 }

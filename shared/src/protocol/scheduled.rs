@@ -5,20 +5,25 @@ use serde::{Deserialize, Serialize};
 use crate::domain::schedule::ScheduledMessage;
 
 /// `POST /scheduled-messages`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleBody {
+    /// A conversation the caller is a member of.
     pub conversation_id: String,
+    #[schema(min_length = 1, max_length = 4000)]
     pub content: String,
-    /// RFC 3339; 1 minute (`CHAT_SCHEDULE_MIN_LEAD_SECS`) to 30 days ahead.
+    /// RFC 3339; at least 1 minute and at most 30 days ahead.
+    // The minimum lead is `CHAT_SCHEDULE_MIN_LEAD_SECS` (docs/protocol.md).
+    #[schema(format = DateTime)]
     pub send_at: String,
 }
 
 /// `GET /scheduled-messages`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduledPage {
     pub scheduled_messages: Vec<ScheduledMessage>,
+    #[schema(value_type = crate::openapi::Cursor)]
     pub next_cursor: Option<String>,
 }
 

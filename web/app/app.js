@@ -251,7 +251,8 @@ const renderList = batched(() => {
     const peer = c.type === 'direct' ? directPeer(c.id, me()) : null;
     const online = peer ? client.presence(peer).online : undefined;
     const typers = client.typers(c.id);
-    const labelParts = [title, c.type !== 'direct' ? c.type : null, peer ? (online ? 'online' : 'offline') : null, c.unread ? `${c.unread} unread` : null];
+    // The accessible name is the visible text plus hidden words for what dots and badges show.
+    const hidden = [c.type !== 'direct' ? c.type : null, peer ? (online ? 'online' : 'offline') : null, c.unread ? `${c.unread} unread` : null].filter(Boolean);
     const btn = h(
       'button',
       {
@@ -259,14 +260,13 @@ const renderList = batched(() => {
         type: 'button',
         dataset: { id: c.id },
         'aria-current': S.current === c.id ? 'true' : undefined,
-        'aria-label': labelParts.filter(Boolean).join(', '),
         onclick: () => (location.hash = `#/c/${encodeURIComponent(c.id)}`),
       },
       avatar(title, peer || c.id, { online }),
       h(
         'span',
         { class: 'body' },
-        h('span', { class: 'top' }, h('span', { class: 'name' }, title), h('span', { class: 'time' }, shortTime(convSortKey(c)))),
+        h('span', { class: 'top' }, h('span', { class: 'name' }, title), h('span', { class: 'visually-hidden' }, `(${hidden.join(', ')})`), h('span', { class: 'time' }, shortTime(convSortKey(c)))),
         h(
           'span',
           { class: 'bottom' },
@@ -292,6 +292,7 @@ $('#conversation-list').addEventListener('keydown', (e) => {
 // ------------------------------------------------------------------ views and routing
 
 function showAuth(message) {
+  selectTab('signin');
   $('#main-view').hidden = true;
   $('#auth-view').hidden = false;
   document.title = 'Chat: sign in';
@@ -546,11 +547,12 @@ function nearBottom(el) {
 /** Rebuilds the log (open, older page loaded); keeps the reader's place unless told to go to the end. */
 function renderLog({ scrollToEnd = false } = {}) {
   const log = $('#message-log');
+  const pane = $('#message-pane');
   const id = S.current;
   if (!id) return;
   const editing = log.querySelector('.edit-form')?.closest('.msg')?.dataset.id;
-  const fromBottom = log.scrollHeight - log.scrollTop;
-  const wasNearBottom = nearBottom(log);
+  const fromBottom = pane.scrollHeight - pane.scrollTop;
+  const wasNearBottom = nearBottom(pane);
   const items = [];
   const older = client.hasOlder(id);
   const sentinel = h('li', { class: 'sentinel', 'aria-hidden': 'true' });
@@ -560,15 +562,15 @@ function renderLog({ scrollToEnd = false } = {}) {
   for (const m of msgs) items.push(m.id === editing ? null : messageView(m));
   for (const p of client.pending(id)) items.push(pendingView(p));
   log.replaceChildren(...items.filter(Boolean));
-  if (scrollToEnd || wasNearBottom) log.scrollTop = log.scrollHeight;
-  else log.scrollTop = log.scrollHeight - fromBottom;
+  if (scrollToEnd || wasNearBottom) pane.scrollTop = pane.scrollHeight;
+  else pane.scrollTop = pane.scrollHeight - fromBottom;
   logObserver?.disconnect();
   if (older) {
     logObserver = new IntersectionObserver(
       (entries) => {
         if (entries.some((e) => e.isIntersecting)) loadOlder();
       },
-      { root: log, rootMargin: '200px 0px 0px 0px' },
+      { root: pane, rootMargin: '200px 0px 0px 0px' },
     );
     logObserver.observe(sentinel);
   }
@@ -601,13 +603,14 @@ function placeMessage(m) {
     existing.replaceWith(messageView(m));
     return;
   }
-  const atEnd = nearBottom(log) || m.senderId === me();
+  const pane = $('#message-pane');
+  const atEnd = nearBottom(pane) || m.senderId === me();
   log.querySelector('.empty')?.remove();
   const el = messageView(m);
   const later = [...log.querySelectorAll('.msg[data-id]')].find((x) => x.dataset.id > m.id);
   const firstPending = log.querySelector('.msg[data-cid]');
   log.insertBefore(el, later || firstPending || null);
-  if (atEnd) log.scrollTop = log.scrollHeight;
+  if (atEnd) pane.scrollTop = pane.scrollHeight;
 }
 
 function markReadCurrent() {
@@ -1535,7 +1538,7 @@ client.on('outbox', ({ sent }) => {
   if (sent) log.querySelector(`.msg[data-cid="${CSS.escape(sent.clientMsgId)}"]`)?.remove();
   for (const el of log.querySelectorAll('.msg[data-cid]')) el.remove();
   for (const p of client.pending(S.current)) log.append(pendingView(p));
-  if (client.pending(S.current).length) log.scrollTop = log.scrollHeight;
+  if (client.pending(S.current).length) $('#message-pane').scrollTop = $('#message-pane').scrollHeight;
 });
 
 client.on('typers', ({ conversationId }) => {

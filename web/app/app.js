@@ -540,6 +540,20 @@ function pendingView(p) {
   return li;
 }
 
+/** The focused control inside a message (so a re-render does not take a keyboard user's place). */
+function focusedControl(root) {
+  const el = document.activeElement;
+  const msg = el?.closest?.('.msg');
+  if (!msg || !root?.contains(msg)) return null;
+  return { id: msg.dataset.id, cid: msg.dataset.cid, label: el.getAttribute('aria-label') };
+}
+function restoreFocus(log, f) {
+  if (!f || (document.activeElement && document.activeElement !== document.body)) return;
+  const msg = f.id ? log.querySelector(`.msg[data-id="${CSS.escape(f.id)}"]`) : log.querySelector(`.msg[data-cid="${CSS.escape(f.cid)}"]`);
+  const target = (f.label && msg?.querySelector(`[aria-label="${CSS.escape(f.label)}"]`)) || null;
+  target?.focus({ preventScroll: true });
+}
+
 function nearBottom(el) {
   return el.scrollHeight - el.scrollTop - el.clientHeight < 80;
 }
@@ -550,7 +564,9 @@ function renderLog({ scrollToEnd = false } = {}) {
   const pane = $('#message-pane');
   const id = S.current;
   if (!id) return;
-  const editing = log.querySelector('.edit-form')?.closest('.msg')?.dataset.id;
+  const editingEl = log.querySelector('.edit-form')?.closest('.msg');
+  const editing = editingEl?.dataset.id;
+  const focus = focusedControl(log);
   const fromBottom = pane.scrollHeight - pane.scrollTop;
   const wasNearBottom = nearBottom(pane);
   const items = [];
@@ -559,9 +575,10 @@ function renderLog({ scrollToEnd = false } = {}) {
   items.push(older ? h('li', { class: 'loading', role: 'presentation' }, 'Loading older messages…') : null, sentinel);
   const msgs = client.messages(id);
   if (!msgs.length && !client.pending(id).length && !older) items.push(h('li', { class: 'empty', role: 'presentation' }, 'No messages yet. Say hello!'));
-  for (const m of msgs) items.push(m.id === editing ? null : messageView(m));
+  for (const m of msgs) items.push(m.id === editing ? editingEl : messageView(m));
   for (const p of client.pending(id)) items.push(pendingView(p));
   log.replaceChildren(...items.filter(Boolean));
+  restoreFocus(log, focus);
   if (scrollToEnd || wasNearBottom) pane.scrollTop = pane.scrollHeight;
   else pane.scrollTop = pane.scrollHeight - fromBottom;
   logObserver?.disconnect();
@@ -600,7 +617,9 @@ function placeMessage(m) {
   const existing = log.querySelector(`.msg[data-id="${CSS.escape(m.id)}"]`);
   if (existing) {
     if (existing.querySelector('.edit-form')) return;
+    const focus = focusedControl(existing.parentNode);
     existing.replaceWith(messageView(m));
+    restoreFocus(log, focus);
     return;
   }
   const pane = $('#message-pane');

@@ -325,6 +325,7 @@ export class ChatClient extends Emitter {
     this._watermark = undefined; // newest id as of the last completed catch-up (see _catchUp)
     this._liveMax = undefined; // newest id pushed live or acknowledged
     this._calls = new Map();
+    this._earlySignals = new Map(); // callId -> signals that overtook their offer
     this._capabilities = null;
     this._listeners = [];
     this._restoreSession();
@@ -1549,7 +1550,15 @@ export class ChatClient extends Emitter {
       existing.handle(e.signal, e.data);
       return;
     }
-    if (e.signal !== 'offer') return;
+    if (e.signal !== 'offer') {
+      // Frames run through concurrent functions, so ICE may overtake its offer: keep it a while.
+      if (!this._earlySignals.has(e.callId)) {
+        this._earlySignals.set(e.callId, []);
+        setTimeout(() => this._earlySignals.delete(e.callId), 30_000);
+      }
+      this._earlySignals.get(e.callId).push(e);
+      return;
+    }
     const call = new CallSession({
       peer: e.from,
       callId: e.callId,
@@ -1560,6 +1569,9 @@ export class ChatClient extends Emitter {
     });
     this._calls.set(e.callId, call);
     call.on('ended', () => this._calls.delete(e.callId));
+    for (const early of this._earlySignals.get(e.callId) || []) call.handle(early.signal, early.data);
+    this._earlySignals.delete(e.callId);
+    if (call.state === 'ended') return; // hung up before the offer was seen
     this.emit('incoming-call', { call, from: e.from });
   }
 }

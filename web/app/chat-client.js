@@ -1,0 +1,1 @@
+../lib/chat-client.js

@@ -18,7 +18,7 @@ export function assertEqual(actual, expected, message) {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls fn until it returns a truthy value (returned) or the time is up. */
-export async function eventually(fn, { timeoutMs = 10_000, intervalMs = 100, message = 'condition' } = {}) {
+export async function eventually(fn, { timeoutMs = 20_000, intervalMs = 100, message = 'condition' } = {}) {
   const deadline = Date.now() + timeoutMs;
   let last;
   for (;;) {
@@ -111,7 +111,7 @@ export function makeContext({ browser, backend, site, figures, testName }) {
       await page.fill('#signup-email', `${username}@example.test`);
       await page.fill('#signup-password', password);
       await page.click('#signup-form button[type=submit]');
-      await page.waitForSelector('#conn-status[data-state=open]', { timeout: 15_000 });
+      await page.waitForSelector('#conn-status[data-state=open]', { timeout: 60_000 });
       const id = await page.evaluate(() => window.chatApp.client.user.id);
       return { username, password, id, displayName: displayName || username };
     },
@@ -120,7 +120,7 @@ export function makeContext({ browser, backend, site, figures, testName }) {
       await page.fill('#signin-login', login);
       await page.fill('#signin-password', password);
       await page.click('#signin-form button[type=submit]');
-      await page.waitForSelector('#conn-status[data-state=open]', { timeout: 15_000 });
+      await page.waitForSelector('#conn-status[data-state=open]', { timeout: 60_000 });
     },
 
     /** Opens a conversation by clicking its list item (matched by title). */
@@ -142,7 +142,7 @@ export function makeContext({ browser, backend, site, figures, testName }) {
       return page.evaluate((t) => [...document.querySelectorAll('#message-log .msg[data-id] .text')].filter((e) => e.textContent === t).length, text);
     },
 
-    async waitText(page, text, { timeoutMs = 10_000 } = {}) {
+    async waitText(page, text, { timeoutMs = 20_000 } = {}) {
       await eventually(async () => (await ctx.countText(page, text)) >= 1, { timeoutMs, message: `${page._label} to show "${text}"` });
     },
 

@@ -58,7 +58,7 @@ try {
     try {
       await Promise.race([
         t.run(ctx),
-        new Promise((_, rej) => setTimeout(() => rej(new Error(`timed out after ${(t.timeoutMs || 90_000) / 1000} s`)), t.timeoutMs || 90_000)),
+        new Promise((_, rej) => setTimeout(() => rej(new Error(`timed out after ${(t.timeoutMs || 180_000) / 1000} s`)), t.timeoutMs || 180_000)),
       ]);
       if (!t.node) await ctx.settle();
       if (ctx.errors.length) error = new Error(`console errors:\n    ${ctx.errors.join('\n    ')}`);

@@ -1248,6 +1248,9 @@ function showCall(call) {
   });
   call.on('local-stream', ({ stream }) => ($('#local-video').srcObject = stream));
   call.on('remote-stream', ({ stream }) => ($('#remote-video').srcObject = stream));
+  // An outgoing call has its camera before this view exists.
+  if (call.localStream) $('#local-video').srcObject = call.localStream;
+  if (call.remoteStream) $('#remote-video').srcObject = call.remoteStream;
   call.on('ended', () => {
     setTimeout(() => {
       if (S.call === call) {

@@ -793,8 +793,10 @@ export class ChatClient extends Emitter {
   match() {
     return this.request({ action: 'match' });
   }
+  /** Leaves random matching (the contract defines no answer to wait for). */
   cancelMatch() {
-    return this.request({ action: 'match.cancel' });
+    this._sendFrame({ action: 'match.cancel' });
+    return Promise.resolve();
   }
 
   /**

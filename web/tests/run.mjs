@@ -4,21 +4,26 @@
 //   all     core + the pending-on-server tests (attachments, voice notes, calls through the
 //           server, matching, devices, mute, the subprotocol token): they fail until issue 10
 //           (and the $connect-headers fix) land;
-//   pending only the pending-on-server tests.
+//   pending only the pending-on-server tests;
+//   fake    only the pending-on-server tests, against tests/contract-fake.mjs (issue 10's
+//           features faked in the browser's network layer in front of the real backend): this
+//           checks the web client's side of them; it says nothing about the server, and its
+//           passes are reported as "pass (fake)", never as passes of the pending tests.
 // CHAT_WEB_ONLY=<text> runs the tests whose name contains it. Screenshots go to
 // target/web-screenshots/, a summary with the figures to target/web-report.json.
 import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_DIR, SHOT_DIR, launchBrowser, startBackend, startStatic } from './harness.mjs';
 import { makeContext } from './context.mjs';
+import { createFakeState } from './contract-fake.mjs';
 import unitTests from './unit.test.mjs';
 import uiTests from './ui.test.mjs';
 import libraryTests from './library.test.mjs';
 import pendingTests from './pending.test.mjs';
 
 const tier = process.env.CHAT_WEB_TESTS || 'core';
-if (!['core', 'all', 'pending'].includes(tier)) {
-  console.error(`CHAT_WEB_TESTS must be core, all or pending (got ${tier})`);
+if (!['core', 'all', 'pending', 'fake'].includes(tier)) {
+  console.error(`CHAT_WEB_TESTS must be core, all, pending or fake (got ${tier})`);
   process.exit(2);
 }
 const only = process.env.CHAT_WEB_ONLY || '';
@@ -31,12 +36,14 @@ rmSync(SHOT_DIR, { recursive: true, force: true });
 mkdirSync(SHOT_DIR, { recursive: true });
 
 const started = Date.now();
+const fakeState = createFakeState();
 let backend;
 let site;
 let browser;
 const log = (s) => process.stdout.write(`${s}\n`);
 try {
-  const needBrowser = selected.some((t) => !t.node && (tier !== 'core' || !t.pending) && (tier !== 'pending' || t.pending));
+  const onlyPending = tier === 'pending' || tier === 'fake';
+  const needBrowser = selected.some((t) => !t.node && (tier !== 'core' || !t.pending) && (!onlyPending || t.pending));
   if (needBrowser) {
     log(process.env.CHAT_WEB_HTTP_URL ? `using the backend at ${process.env.CHAT_WEB_HTTP_URL}` : 'starting the backend (cargo run --bin local-gateway) …');
     backend = await startBackend();
@@ -45,14 +52,14 @@ try {
     log(`backend ${backend.httpUrl} ${backend.wsUrl}; app ${site.url}; chromium ${browser.version()}`);
   }
   for (const t of selected) {
-    const runIt = tier === 'all' || (tier === 'core' && !t.pending) || (tier === 'pending' && t.pending);
+    const runIt = tier === 'all' || (tier === 'core' && !t.pending) || (onlyPending && t.pending && !(tier === 'fake' && t.noFake));
     if (!runIt && !t.pending) continue; // CHAT_WEB_TESTS=pending: the core is not run
     if (!runIt) {
       results.push({ name: t.name, status: 'pending', reason: t.pending });
       log(`PENDING  ${t.name}\n         pending on the server: ${t.pending}`);
       continue;
     }
-    const ctx = makeContext({ browser, backend, site, figures, testName: t.name });
+    const ctx = makeContext({ browser, backend, site, figures, testName: t.name, fake: tier === 'fake' ? fakeState : null });
     const t0 = Date.now();
     let error;
     try {
@@ -73,8 +80,9 @@ try {
       results.push({ name: t.name, status: 'fail', ms, error: String(error.stack || error) });
       log(`FAIL     ${t.name} (${ms} ms)${t.pending ? ' [pending on the server]' : ''}\n         ${String(error.stack || error).split('\n').join('\n         ')}`);
     } else {
-      results.push({ name: t.name, status: 'pass', ms });
-      log(`ok       ${t.name} (${ms} ms)`);
+      const status = tier === 'fake' ? 'pass-fake' : 'pass';
+      results.push({ name: t.name, status, ms });
+      log(`${tier === 'fake' ? 'ok(fake)' : 'ok      '} ${t.name} (${ms} ms)${tier === 'fake' ? ' [against tests/contract-fake.mjs, not the server]' : ''}`);
     }
   }
 } catch (err) {
@@ -92,9 +100,13 @@ try {
   // scripts/size.mjs did not run (the test script runs it first)
 }
 const count = (s) => results.filter((r) => r.status === s).length;
-const report = { tier, at: new Date().toISOString(), seconds: Math.round((Date.now() - started) / 1000), passed: count('pass'), failed: count('fail'), pending: count('pending'), figures, results };
+const report = { tier, at: new Date().toISOString(), seconds: Math.round((Date.now() - started) / 1000), passed: count('pass'), passedAgainstFake: count('pass-fake'), failed: count('fail'), pending: count('pending'), figures, results };
 writeFileSync(join(REPO_DIR, 'target', 'web-report.json'), JSON.stringify(report, null, 2));
-log(`\n${report.passed} passed, ${report.failed} failed, ${report.pending} pending on the server (CHAT_WEB_TESTS=${tier}) in ${report.seconds} s`);
+log(
+  `\n${report.passed} passed, ${report.failed} failed, ${report.pending} pending on the server` +
+    (report.passedAgainstFake ? `, ${report.passedAgainstFake} passed against the contract fake (not the server)` : '') +
+    ` (CHAT_WEB_TESTS=${tier}) in ${report.seconds} s`,
+);
 for (const [k, v] of Object.entries(figures)) log(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
 log(`screenshots: ${SHOT_DIR}`);
 process.exit(report.failed ? 1 : 0);

@@ -187,7 +187,7 @@ export default [
     pending:
       'the $connect authorizer reads only ?token= (IdentitySource route.request.querystring.token), ws-connect returns no Sec-WebSocket-Protocol, and the local gateway drops $connect\'s headers (contract §3, §9)',
     async run(T) {
-      const page = await T.newPage('A', { url: '/__blank.html' });
+      const page = await T.newPage('A', { url: T.site.blank });
       const u = await T.apiUser('sub');
       const r = await page.evaluate(async ({ httpUrl, wsUrl, u }) => {
         const { ChatClient } = await import('/chat-client.js');

@@ -47,7 +47,11 @@ try {
   if (needBrowser) {
     log(process.env.CHAT_WEB_HTTP_URL ? `using the backend at ${process.env.CHAT_WEB_HTTP_URL}` : 'starting the backend (cargo run --bin local-gateway) …');
     backend = await startBackend();
-    site = await startStatic({ httpUrl: backend.httpUrl, wsUrl: backend.wsUrl });
+    // CHAT_WEB_APP_URL: the app as some server serves it (the gateway of `make dev`, a static
+    // deployment), with its own config.js; else a static server of the test's own.
+    site = process.env.CHAT_WEB_APP_URL
+      ? { url: process.env.CHAT_WEB_APP_URL.replace(/\/+$/, ''), blank: '/', stop: async () => {} }
+      : await startStatic({ httpUrl: backend.httpUrl, wsUrl: backend.wsUrl });
     browser = await launchBrowser();
     log(`backend ${backend.httpUrl} ${backend.wsUrl}; app ${site.url}; chromium ${browser.version()}`);
   }

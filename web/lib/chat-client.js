@@ -1026,7 +1026,9 @@ export class ChatClient extends Emitter {
   }
 
   _sendFrame(frame) {
-    if (!this._ws || this.state !== 'open') return false;
+    // readyState, not only our state: a socket that is closing (its close event still to come)
+    // must not be written to.
+    if (!this._ws || this.state !== 'open' || this._ws.readyState !== 1) return false;
     this._ws.send(JSON.stringify(frame));
     return true;
   }
@@ -1039,7 +1041,7 @@ export class ChatClient extends Emitter {
   request(frame, { timeoutMs = this.options.requestTimeoutMs } = {}) {
     const requestId = frame.requestId || this._nextRequestId();
     return new Promise((resolve, reject) => {
-      if (this.state !== 'open') return reject(new ChatError('disconnected', 'not connected', { requestId }));
+      if (this.state !== 'open' || this._ws?.readyState !== 1) return reject(new ChatError('disconnected', 'not connected', { requestId }));
       const timer = setTimeout(() => {
         this._pending.delete(requestId);
         reject(new ChatError('timeout', `no answer to ${frame.action}`, { requestId }));

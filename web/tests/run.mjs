@@ -11,7 +11,7 @@
 //           passes are reported as "pass (fake)", never as passes of the pending tests.
 // CHAT_WEB_ONLY=<text> runs the tests whose name contains it. Screenshots go to
 // target/web-screenshots/, a summary with the figures to target/web-report.json.
-import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_DIR, SHOT_DIR, launchBrowser, startBackend, startStatic } from './harness.mjs';
 import { makeContext } from './context.mjs';
@@ -32,8 +32,10 @@ const all = [...unitTests, ...libraryTests, ...uiTests, ...pendingTests];
 const selected = all.filter((t) => !only || t.name.includes(only));
 const results = [];
 const figures = {};
-rmSync(SHOT_DIR, { recursive: true, force: true });
+// core/all start the screenshots afresh; pending/fake add theirs to what core left.
+if (tier === 'core' || tier === 'all') rmSync(SHOT_DIR, { recursive: true, force: true });
 mkdirSync(SHOT_DIR, { recursive: true });
+for (const f of readdirSync(SHOT_DIR)) if (f.startsWith('FAILED-')) rmSync(join(SHOT_DIR, f));
 
 const started = Date.now();
 const fakeState = createFakeState();
@@ -105,7 +107,7 @@ try {
 }
 const count = (s) => results.filter((r) => r.status === s).length;
 const report = { tier, at: new Date().toISOString(), seconds: Math.round((Date.now() - started) / 1000), passed: count('pass'), passedAgainstFake: count('pass-fake'), failed: count('fail'), pending: count('pending'), figures, results };
-writeFileSync(join(REPO_DIR, 'target', 'web-report.json'), JSON.stringify(report, null, 2));
+writeFileSync(join(REPO_DIR, 'target', tier === 'core' ? 'web-report.json' : `web-report-${tier}.json`), JSON.stringify(report, null, 2));
 log(
   `\n${report.passed} passed, ${report.failed} failed, ${report.pending} pending on the server` +
     (report.passedAgainstFake ? `, ${report.passedAgainstFake} passed against the contract fake (not the server)` : '') +

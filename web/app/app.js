@@ -391,7 +391,7 @@ async function openConversation(id) {
     const before = client.messages(id).length;
     await client.refreshLatest(id);
     if (S.current !== id) return;
-    if (client.messages(id).length !== before || switching) renderLog({ scrollToEnd: true });
+    renderLog({ scrollToEnd: switching || client.messages(id).length !== before });
     markReadCurrent();
   } catch (err) {
     if (err.code === 'not_found' || err.code === 'forbidden') {
@@ -917,7 +917,17 @@ function userSearch({ label, onPick, exclude = () => false }) {
               {},
               h(
                 'button',
-                { type: 'button', onclick: () => onPick(u), 'aria-label': `${u.displayName} (@${u.username})` },
+                {
+                  type: 'button',
+                  class: 'pick',
+                  'aria-label': `${u.displayName} (@${u.username})`,
+                  onclick: () => {
+                    field.value = '';
+                    results.replaceChildren();
+                    status.textContent = '';
+                    onPick(u);
+                  },
+                },
                 avatar(u.displayName, u.id, { online: client.presence(u.id).online, small: true }),
                 h('span', {}, h('strong', {}, u.displayName), ' ', h('span', { class: 'hint' }, `@${u.username}`)),
               ),
@@ -1238,6 +1248,9 @@ function showCall(call) {
   });
   call.on('local-stream', ({ stream }) => ($('#local-video').srcObject = stream));
   call.on('remote-stream', ({ stream }) => ($('#remote-video').srcObject = stream));
+  // An outgoing call has its camera before this view exists.
+  if (call.localStream) $('#local-video').srcObject = call.localStream;
+  if (call.remoteStream) $('#remote-video').srcObject = call.remoteStream;
   call.on('ended', () => {
     setTimeout(() => {
       if (S.call === call) {

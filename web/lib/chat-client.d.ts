@@ -373,7 +373,7 @@ export declare class ChatClient extends Emitter<EventMap> {
   setMuted(conversationId: string, muted: boolean): Promise<unknown>;
   waitingForMatch(): Promise<{ waiting: number }>;
   match(): Promise<MatchWaitingEvent | MatchFoundEvent>;
-  cancelMatch(): Promise<unknown>;
+  cancelMatch(): Promise<void>;
   capabilities(opts?: { probeSocket?: boolean }): Promise<Capabilities>;
 
   // socket

@@ -793,8 +793,10 @@ export class ChatClient extends Emitter {
   match() {
     return this.request({ action: 'match' });
   }
+  /** Leaves random matching (the contract defines no answer to wait for). */
   cancelMatch() {
-    return this.request({ action: 'match.cancel' });
+    this._sendFrame({ action: 'match.cancel' });
+    return Promise.resolve();
   }
 
   /**
@@ -1024,7 +1026,9 @@ export class ChatClient extends Emitter {
   }
 
   _sendFrame(frame) {
-    if (!this._ws || this.state !== 'open') return false;
+    // readyState, not only our state: a socket that is closing (its close event still to come)
+    // must not be written to.
+    if (!this._ws || this.state !== 'open' || this._ws.readyState !== 1) return false;
     this._ws.send(JSON.stringify(frame));
     return true;
   }
@@ -1037,7 +1041,7 @@ export class ChatClient extends Emitter {
   request(frame, { timeoutMs = this.options.requestTimeoutMs } = {}) {
     const requestId = frame.requestId || this._nextRequestId();
     return new Promise((resolve, reject) => {
-      if (this.state !== 'open') return reject(new ChatError('disconnected', 'not connected', { requestId }));
+      if (this.state !== 'open' || this._ws?.readyState !== 1) return reject(new ChatError('disconnected', 'not connected', { requestId }));
       const timer = setTimeout(() => {
         this._pending.delete(requestId);
         reject(new ChatError('timeout', `no answer to ${frame.action}`, { requestId }));

@@ -1,6 +1,7 @@
 // What every browser test gets: pages that are policed for console errors, users made through
 // the UI or the API, screenshots, and small assertions.
 import { expectConsole, police, shotPath } from './harness.mjs';
+import { installFake } from './contract-fake.mjs';
 
 const RUN = Date.now().toString(36).slice(-6);
 let userSeq = 0;
@@ -18,7 +19,7 @@ export function assertEqual(actual, expected, message) {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls fn until it returns a truthy value (returned) or the time is up. */
-export async function eventually(fn, { timeoutMs = 10_000, intervalMs = 100, message = 'condition' } = {}) {
+export async function eventually(fn, { timeoutMs = 20_000, intervalMs = 100, message = 'condition' } = {}) {
   const deadline = Date.now() + timeoutMs;
   let last;
   for (;;) {
@@ -38,7 +39,7 @@ export function uniqueName(prefix) {
   return `${prefix}${RUN}${userSeq}`.slice(0, 32);
 }
 
-export function makeContext({ browser, backend, site, figures, testName }) {
+export function makeContext({ browser, backend, site, figures, testName, fake }) {
   const contexts = [];
   const pages = [];
   const errors = [];
@@ -56,6 +57,7 @@ export function makeContext({ browser, backend, site, figures, testName }) {
     async newPage(label, { viewport = { width: 1280, height: 800 }, url = '/', ready = true, permissions } = {}) {
       const context = await browser.newContext({ viewport, permissions });
       contexts.push(context);
+      if (fake) await installFake(context, { httpUrl: backend.httpUrl, wsUrl: backend.wsUrl, state: fake });
       const page = await context.newPage();
       page._label = label;
       police(page, label, errors);
@@ -111,7 +113,7 @@ export function makeContext({ browser, backend, site, figures, testName }) {
       await page.fill('#signup-email', `${username}@example.test`);
       await page.fill('#signup-password', password);
       await page.click('#signup-form button[type=submit]');
-      await page.waitForSelector('#conn-status[data-state=open]', { timeout: 15_000 });
+      await page.waitForSelector('#conn-status[data-state=open]', { timeout: 60_000 });
       const id = await page.evaluate(() => window.chatApp.client.user.id);
       return { username, password, id, displayName: displayName || username };
     },
@@ -120,7 +122,7 @@ export function makeContext({ browser, backend, site, figures, testName }) {
       await page.fill('#signin-login', login);
       await page.fill('#signin-password', password);
       await page.click('#signin-form button[type=submit]');
-      await page.waitForSelector('#conn-status[data-state=open]', { timeout: 15_000 });
+      await page.waitForSelector('#conn-status[data-state=open]', { timeout: 60_000 });
     },
 
     /** Opens a conversation by clicking its list item (matched by title). */
@@ -142,7 +144,7 @@ export function makeContext({ browser, backend, site, figures, testName }) {
       return page.evaluate((t) => [...document.querySelectorAll('#message-log .msg[data-id] .text')].filter((e) => e.textContent === t).length, text);
     },
 
-    async waitText(page, text, { timeoutMs = 10_000 } = {}) {
+    async waitText(page, text, { timeoutMs = 20_000 } = {}) {
       await eventually(async () => (await ctx.countText(page, text)) >= 1, { timeoutMs, message: `${page._label} to show "${text}"` });
     },
 
@@ -158,7 +160,10 @@ export function makeContext({ browser, backend, site, figures, testName }) {
     },
 
     async close() {
-      for (const c of contexts) await c.close().catch(() => {});
+      for (const c of contexts) {
+        if (fake) await c.unrouteAll({ behavior: 'ignoreErrors' }).catch(() => {});
+        await c.close().catch(() => {});
+      }
     },
   };
   return ctx;

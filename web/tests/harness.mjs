@@ -135,7 +135,7 @@ export async function startStatic({ httpUrl, wsUrl, extraConfig = {} }) {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${server.address().port}`;
-  return { url, stop: () => new Promise((r) => server.close(r)) };
+  return { url, blank: '/__blank.html', stop: () => new Promise((r) => server.close(r)) };
 }
 
 export async function launchBrowser() {

@@ -5,7 +5,7 @@ import { assert, assertEqual, eventually, sleep } from './context.mjs';
 
 /** A page on the app's origin with the library loaded and `window.T.make(name, options)`. */
 async function libPage(T, label = 'lib') {
-  const page = await T.newPage(label, { url: '/__blank.html' });
+  const page = await T.newPage(label, { url: T.site.blank });
   await page.evaluate(async ({ httpUrl, wsUrl }) => {
     const lib = await import('/chat-client.js');
     const clients = {};
@@ -223,6 +223,28 @@ export default [
       await page.context().setOffline(false);
       await eventually(() => page.evaluate(() => T.clients.a.state === 'open'), { message: 'open after online' });
       assert(Date.now() - t0 < 2000, `resumed at once on online (${Date.now() - t0} ms)`);
+    },
+  },
+  {
+    name: 'library: a tab that becomes visible reconnects at once instead of waiting out its backoff',
+    async run(T) {
+      const page = await libPage(T);
+      const { x } = await pair(T);
+      const r = await page.evaluate(async ({ x }) => {
+        const a = T.make('a', { backoff: { baseMs: 60_000, maxMs: 60_000 } });
+        a._setSession(x);
+        await T.open('a');
+        const t0 = Date.now();
+        a._ws.close(4001, 'test'); // an unexpected close: the next attempt is 30-60 s away
+        const waiting = await T.waitFor('a', (e) => e.type === 'state' && e.state === 'waiting' && e.at >= t0);
+        // The tab comes back to the foreground (headless pages never hide, so say it happened).
+        Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true });
+        document.dispatchEvent(new Event('visibilitychange'));
+        await T.waitFor('a', (e) => e.type === 'state' && e.state === 'open' && e.at >= t0);
+        return { delay: waiting.delay, reopenMs: Date.now() - t0 };
+      }, { x });
+      assert(r.delay >= 30_000, `a long backoff was scheduled (${r.delay} ms)`);
+      assert(r.reopenMs < 5_000, `reopened at once when visible (${r.reopenMs} ms)`);
     },
   },
   {

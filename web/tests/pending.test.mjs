@@ -2,6 +2,7 @@
 // `pending`: why. CHAT_WEB_TESTS=core lists them as PENDING without running them (they are never
 // counted as passing); CHAT_WEB_TESTS=all or =pending runs them, and they fail until the server
 // serves what they need.
+import { deflateSync } from 'node:zlib';
 import { assert, assertEqual, eventually, sleep } from './context.mjs';
 
 const ISSUE_10 = 'issue 10: POST /uploads, S3 presigned PUT/GET (with a bucket CORS rule for the app\'s origin), GET /attachments/{id}, attachmentId on send';
@@ -30,11 +31,38 @@ async function requireServed(page, ...features) {
   assert(missing.length === 0, `the server does not serve ${missing.join(', ')} yet (capabilities ${JSON.stringify(caps)})`);
 }
 
-// A 2×2 PNG (red, green, blue, white).
-const PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEklEQVR4nGP4z8DAAMIM/4EAAB/uBfsL2WiLAAAAAElFTkSuQmCC',
-  'base64',
-);
+/** A 96×64 PNG with a diagonal gradient, made here (no fixture file). */
+function makePng(w = 96, h = 64) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const rows = [];
+  for (let y = 0; y < h; y++) {
+    rows.push(0);
+    for (let x = 0; x < w; x++) rows.push(Math.round((x / w) * 255), Math.round((y / h) * 200), 200);
+  }
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.from(rows))), chunk('IEND', Buffer.alloc(0))]);
+}
+const PNG = makePng();
 
 export default [
   {
@@ -58,7 +86,7 @@ export default [
       await pa.setInputFiles('#file-input', { name: 'pixels.png', mimeType: 'image/png', buffer: PNG });
       await pa.press('#composer-input', 'Enter');
       await pb.waitForSelector('#message-log .msg.theirs .attachment img[alt="pixels.png"]', { timeout: 15_000 });
-      await pb.waitForFunction(() => [...document.querySelectorAll('#message-log .attachment img')].at(-1)?.naturalWidth === 2);
+      await pb.waitForFunction(() => [...document.querySelectorAll('#message-log .attachment img')].at(-1)?.naturalWidth === 96);
       await T.shot(pb, '20-attachments');
     },
   },
@@ -155,10 +183,11 @@ export default [
   },
   {
     name: 'pending: the token travels as the Sec-WebSocket-Protocol subprotocol, not in the URL',
+    noFake: true, // the handshake itself is the server's part: nothing to fake in the browser
     pending:
       'the $connect authorizer reads only ?token= (IdentitySource route.request.querystring.token), ws-connect returns no Sec-WebSocket-Protocol, and the local gateway drops $connect\'s headers (contract §3, §9)',
     async run(T) {
-      const page = await T.newPage('A', { url: '/__blank.html' });
+      const page = await T.newPage('A', { url: T.site.blank });
       const u = await T.apiUser('sub');
       const r = await page.evaluate(async ({ httpUrl, wsUrl, u }) => {
         const { ChatClient } = await import('/chat-client.js');

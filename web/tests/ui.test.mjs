@@ -75,7 +75,7 @@ export default [
   },
   {
     name: 'ui: two people chat: presence, typing, ticks, unread badges, offline and back',
-    timeoutMs: 150_000,
+    timeoutMs: 300_000,
     async run(T) {
       const { pa, pb, a, b } = await twoPeople(T, { shots: true });
       await T.sendText(pa, 'Hello Bob!');
@@ -190,7 +190,7 @@ export default [
   },
   {
     name: 'ui: history scrolls back through every page (before=)',
-    timeoutMs: 120_000,
+    timeoutMs: 240_000,
     async run(T) {
       const reader = await T.apiUser('cara', 'Cara');
       const writer = await T.apiUser('dan', 'Dan');
@@ -228,7 +228,7 @@ export default [
   },
   {
     name: 'ui: groups and rooms: create, add, members, join, leave',
-    timeoutMs: 120_000,
+    timeoutMs: 240_000,
     async run(T) {
       const { pa, pb, b } = await twoPeople(T);
       const carol = await T.apiUser('carol', 'Carol');
@@ -238,6 +238,7 @@ export default [
       await pa.fill('dialog input[type=search]', b.username);
       await pa.locator('dialog .results button', { hasText: 'Bob Babbage' }).click();
       await pa.waitForSelector('dialog .chips .chip');
+      assertEqual(await pa.locator('dialog .results button.pick').count(), 0, 'the pick leaves the results');
       await T.shot(pa, '13-new-group-dialog');
       await pa.click('dialog button[type=submit]');
       await pa.waitForFunction(() => document.querySelector('#conv-title')?.textContent === 'Engine team');
@@ -322,12 +323,13 @@ export default [
       await T.sendText(pa, 'On the go');
       const phone = { width: 390, height: 844 };
       await pb.setViewportSize(phone);
-      await pb.waitForSelector('.conv-item');
+      await pb.waitForFunction(() => document.querySelector('.conv-item .name')?.textContent === 'Ada Lovelace');
       assert(await pb.isVisible('#sidebar'), 'list visible');
       assert(!(await pb.isVisible('#conversation-view')), 'no conversation pane yet');
       await T.shot(pb, '18-phone-list');
       await T.openConversation(pb, 'Ada Lovelace');
       await T.waitText(pb, 'On the go');
+      await pb.waitForFunction(() => !document.querySelector('#message-log .loading'));
       assert(!(await pb.isVisible('#sidebar')), 'the list hides');
       assert(await pb.isVisible('#back-btn'), 'a back button');
       const overflow = await pb.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);

@@ -1,11 +1,9 @@
 //! AWS adapters behind the ports: DynamoDB store, Management API pusher.
 
-pub mod directory;
 pub mod dynamo;
 pub mod keys;
 pub mod pusher;
 pub mod queue;
-pub mod rate_limit;
 
 pub use dynamo::DynamoStore;
 pub use pusher::ManagementApiPusher;

@@ -1,4 +1,5 @@
-//! AWS adapters behind the ports: DynamoDB store, Management API pusher.
+//! AWS adapters behind the ports: the DynamoDB store (every storage port), the Management API
+//! pusher, the SQS queue of scheduled messages.
 
 pub mod dynamo;
 pub mod keys;

@@ -238,6 +238,12 @@ impl<R: Clone> Transaction<R> {
         self.roles.push(role);
         self.items.push(item);
     }
+
+    /// Each item with its role, in the order they are sent.
+    #[cfg(test)]
+    pub(super) fn items(&self) -> impl Iterator<Item = (&R, &TransactWriteItem)> {
+        self.roles.iter().zip(&self.items)
+    }
 }
 
 /// The roles of a cancelled transaction's items whose condition failed, in transaction order
@@ -336,6 +342,28 @@ pub(super) mod tests {
             .iter()
             .map(|&f| CancellationReason::builder().code(if f { "ConditionalCheckFailed" } else { "None" }).build())
             .collect()
+    }
+
+    /// A store that is never sent anything: for tests of the requests it builds.
+    pub(in crate::aws::dynamo) fn offline_store() -> DynamoStore {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .build();
+        DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), "table".into())
+    }
+
+    /// The `(pk, sk)` of a transaction item, whatever its kind.
+    pub(in crate::aws::dynamo) fn key_of(item: &TransactWriteItem) -> (String, String) {
+        let key = match (&item.put, &item.condition_check, &item.update, &item.delete) {
+            (Some(put), ..) => &put.item,
+            (_, Some(check), ..) => &check.key,
+            (_, _, Some(update), _) => &update.key,
+            (.., Some(delete)) => &delete.key,
+            _ => panic!("an empty transaction item"),
+        };
+        let text = |name| string_attr(key, name).expect("a string key");
+        (text(keys::PK), text(keys::SK))
     }
 
     #[derive(Debug, Clone, PartialEq)]

@@ -226,12 +226,48 @@ impl ConversationStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::dynamo::common::tests::reasons;
+    use crate::aws::dynamo::common::tests::{key_of, offline_store, reasons};
     use NewConversation::{Member, Meta, UserExists};
 
     /// A group by `a` with `b` and `c`: as `new_conversation` lays it out.
     fn group_roles() -> Vec<NewConversation> {
         vec![Meta, Member, Member, UserExists("b".into()), Member, UserExists("c".into())]
+    }
+
+    fn conversation(id: &str, created_by: &str) -> Conversation {
+        Conversation {
+            id: id.into(),
+            kind: ConversationKind::Group,
+            name: Some("g".into()),
+            created_at: "2024-01-01T00:00:00.000Z".into(),
+            created_by: created_by.into(),
+            member_count: 3,
+            last_message: None,
+            last_activity_at: String::new(),
+            members: None,
+            unread_count: None,
+        }
+    }
+
+    #[test]
+    fn each_item_of_a_new_conversation_is_what_its_role_says() {
+        let store = offline_store();
+        let members = [("a", MemberRole::Owner), ("b", MemberRole::Member), ("c", MemberRole::Member)];
+        let tx = store.new_conversation(&conversation("C1", "a"), members).unwrap();
+        let items: Vec<_> = tx.items().map(|(role, item)| (role.clone(), key_of(item))).collect();
+        let key = |pk: &str, sk: &str| (pk.to_string(), sk.to_string());
+        assert_eq!(
+            items,
+            [
+                (Meta, key("CONV#C1", "META")),
+                (Member, key("CONV#C1", "MEMBER#a")),
+                (Member, key("CONV#C1", "MEMBER#b")),
+                (UserExists("b".into()), key("USER#b", "PROFILE")),
+                (Member, key("CONV#C1", "MEMBER#c")),
+                (UserExists("c".into()), key("USER#c", "PROFILE")),
+            ]
+        );
+        assert_eq!(group_roles(), items.into_iter().map(|(role, _)| role).collect::<Vec<_>>());
     }
 
     #[test]

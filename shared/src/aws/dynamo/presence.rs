@@ -1,4 +1,4 @@
-//! `PresenceDirectory`: what presence reads (docs/data-model.md, patterns 19–30). A user's
+//! `PresenceDirectory`: what presence reads (docs/data-model.md, patterns 32, 33, 35 and 36). A user's
 //! connections are its `CONN#` items; its conversations come from the membership items on gsi1
 //! (`gsi1pk = USER#id`), their members from a bounded range read of the conversation partition.
 

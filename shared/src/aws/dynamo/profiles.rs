@@ -1,5 +1,5 @@
 //! `ProfileDirectory`: public profiles for search and display (docs/data-model.md, patterns
-//! 19–30). Profiles carry `gsi1pk = UNAME#{first char}`, `gsi1sk = lowercase username`, so a
+//! 31, 34 and 37). Profiles carry `gsi1pk = UNAME#{first char}`, `gsi1sk = lowercase username`, so a
 //! username prefix is one gsi1 Query with `begins_with`. No Scan; never an email.
 
 use std::collections::{HashMap, HashSet};

@@ -1,4 +1,4 @@
-//! `StatsCounters`: the figures of `/stats` without a Scan (docs/data-model.md, patterns 19–30).
+//! `StatsCounters`: the figures of `/stats` without a Scan (docs/data-model.md, patterns 39–43).
 //! Connection items carry `gsi1pk = CONNS#{shard}`, `gsi1sk = {expiresAt}#{user}#{conn}`, so the
 //! open connections are a few index Queries that skip expired ones by key; users and messages
 //! are counters (`ADD`), messages sharded per hour.

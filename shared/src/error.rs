@@ -32,21 +32,6 @@ impl ErrorCode {
             ErrorCode::Internal => 500,
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidInput => "invalid_input",
-            ErrorCode::InvalidCredentials => "invalid_credentials",
-            ErrorCode::InvalidToken => "invalid_token",
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::Conflict => "conflict",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::Internal => "internal",
-        }
-    }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

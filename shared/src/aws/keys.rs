@@ -91,6 +91,23 @@ pub fn username_index(lower: &str) -> String {
     let first: String = lower.chars().take(1).collect();
     format!("UNAME#{first}")
 }
+/// The gsi1 shard of a connection: a stable spread of its id over `CONNECTION_SHARDS`.
+pub fn connection_shard(connection_id: &str) -> u32 {
+    spread(connection_id, CONNECTION_SHARDS)
+}
+/// The counter shard of a message: a stable spread of its id over `MESSAGE_COUNTER_SHARDS`.
+pub fn message_counter_shard(message_id: &str) -> u32 {
+    spread(message_id, MESSAGE_COUNTER_SHARDS)
+}
+/// FNV-1a: stable across builds (the std hasher is not), good enough to spread ids.
+fn spread(key: &str, buckets: u32) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in key.bytes() {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash % buckets.max(1)
+}
 pub fn connection_index(shard: u32) -> String {
     format!("CONNS#{shard}")
 }
@@ -152,4 +169,30 @@ pub fn due_shard_of(id: &str) -> u32 {
 /// `{RFC 3339 ms}#{id}`: fixed-width times, so key order is time order.
 pub fn due_key(at: &str, id: &str) -> String {
     format!("{at}#{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_stable_and_in_range() {
+        assert_eq!(spread("abc", 4), spread("abc", 4));
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..200 {
+            let shard = connection_shard(&format!("conn-{i}="));
+            assert!(shard < CONNECTION_SHARDS);
+            seen.insert(shard);
+        }
+        assert_eq!(seen.len(), CONNECTION_SHARDS as usize, "every shard is used");
+    }
+
+    #[test]
+    fn connection_sort_keys_order_by_expiry() {
+        let now = 1_700_000_000;
+        let expired_key = connection_index_sort(now, "U", "c");
+        let live_key = connection_index_sort(now + 1, "U", "c");
+        let bound = format!("{now:012}#~");
+        assert!(expired_key < bound && live_key > bound);
+    }
 }

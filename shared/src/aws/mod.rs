@@ -1,11 +1,10 @@
-//! AWS adapters behind the ports: DynamoDB store, Management API pusher.
+//! AWS adapters behind the ports: the DynamoDB store (every storage port), the Management API
+//! pusher, the SQS queue of scheduled messages.
 
-pub mod directory;
 pub mod dynamo;
 pub mod keys;
 pub mod pusher;
 pub mod queue;
-pub mod rate_limit;
 
 pub use dynamo::DynamoStore;
 pub use pusher::ManagementApiPusher;

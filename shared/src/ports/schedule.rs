@@ -51,6 +51,9 @@ pub trait ScheduleStore: Send + Sync {
     /// Deletes the user's scheduled message while it is still `scheduled`.
     async fn cancel_scheduled(&self, owner: &str, id: &str) -> Result<Cancel>;
 
+    /// The shards of the due index. The store spreads entries over them so that no index
+    /// partition runs hot; a dispatcher drains each one on its own, concurrently.
+    fn due_shards(&self) -> std::ops::Range<u32>;
     /// Entries of one shard of the due index with a due time up to `until`, oldest first.
     async fn due_scheduled(&self, shard: u32, until: DateTime<Utc>, limit: usize) -> Result<Vec<DueEntry>>;
     /// Marks the entry `queued` (conditional on its due key being unchanged) and parks it in the

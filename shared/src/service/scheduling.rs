@@ -8,7 +8,6 @@ use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 
 use crate::App;
-use crate::aws::keys::DUE_SHARDS;
 use crate::domain::conversation::{direct_conversation_id, validate_conversation_id};
 use crate::domain::message::validate_content;
 use crate::domain::schedule::{self, ScheduleStatus, ScheduledMessage, day_of, last_days, parse_time};
@@ -118,7 +117,7 @@ pub async fn dispatch(app: &App, now: DateTime<Utc>) -> Result<DispatchReport> {
     let cfg = &app.config.scheduling;
     let until = now + Duration::seconds(cfg.lookahead_secs);
     let started = Instant::now();
-    let shards = (0..DUE_SHARDS).map(|shard| async move {
+    let shards = store.due_shards().map(|shard| async move {
         let mut report = DispatchReport::default();
         let mut send_error = None;
         loop {

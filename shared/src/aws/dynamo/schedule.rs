@@ -9,7 +9,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DynamoStore, Item, expired, failed_conditions, from_item, n, now_epoch, s, sdk_error, to_item};
+use super::DynamoStore;
+use super::common::{
+    Conditional, FailedConditions, Item, Transaction, conditional, expired, from_item, n, now_epoch, s, sdk_error,
+    to_item,
+};
 use crate::aws::keys;
 use crate::domain::schedule::{ScheduleStatus, ScheduledMessage};
 use crate::domain::time;
@@ -53,8 +57,28 @@ fn new_item(m: &ScheduledMessage) -> ScheduledItem {
     }
 }
 
-fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
-    e.code() == Some("ConditionalCheckFailedException")
+/// The items of a user's scheduled message.
+#[derive(Debug, Clone, PartialEq)]
+enum NewScheduled {
+    SenderIsMember,
+    Scheduled,
+}
+
+/// The items of a planned pair.
+#[derive(Debug, Clone, PartialEq)]
+enum PlannedPair {
+    /// A user's claim on the day (one per user of the pair).
+    Claim,
+    Automated,
+}
+
+/// `false` when a user of the pair was already planned (the planner moves on).
+fn pair_refused(failed: &FailedConditions<PlannedPair>) -> Result<bool> {
+    if failed.contains(&PlannedPair::Claim) {
+        Ok(false)
+    } else {
+        Err(ChatError::internal(format!("planner transaction cancelled: {failed:?}")))
+    }
 }
 
 impl DynamoStore {
@@ -65,18 +89,6 @@ impl DynamoStore {
         let (pk, sk) = item_key(m);
         self.client.update_item().table_name(&self.table).key(keys::PK, s(pk)).key(keys::SK, s(sk))
     }
-
-    /// Runs a conditional update; a failed condition is `Ok(false)`.
-    async fn conditional(
-        &self,
-        request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
-    ) -> Result<bool> {
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(false),
-            Err(e) => Err(sdk_error(e)),
-        }
-    }
 }
 
 #[async_trait]
@@ -84,23 +96,13 @@ impl ScheduleStore for DynamoStore {
     async fn put_scheduled(&self, message: &ScheduledMessage) -> Result<bool> {
         let is_member =
             self.exists_check(keys::conversation(&message.conversation_id), &keys::member(&message.sender_id))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(is_member)
-            .transact_items(self.put(to_item(&new_item(message))?, "attribute_not_exists(pk)")?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let failed = failed_conditions(e)?;
-                if failed.first() == Some(&true) {
-                    Ok(false)
-                } else {
-                    Err(ChatError::internal("scheduled message write cancelled without a failed membership"))
-                }
-            }
+        let tx = Transaction::new()
+            .with(NewScheduled::SenderIsMember, is_member)
+            .with(NewScheduled::Scheduled, self.put(to_item(&new_item(message))?, "attribute_not_exists(pk)")?);
+        match self.transact(&tx).await? {
+            Ok(()) => Ok(true),
+            Err(failed) if failed.contains(&NewScheduled::SenderIsMember) => Ok(false),
+            Err(failed) => Err(ChatError::internal(format!("scheduled message write cancelled: {failed:?}"))),
         }
     }
 
@@ -155,14 +157,17 @@ impl ScheduleStore for DynamoStore {
             .expression_attribute_values(":scheduled", s(ScheduleStatus::Scheduled.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Cancel::Cancelled),
-            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => {
-                // Rare path: tell "never existed" from "already queued" with one read.
+        match conditional(result)? {
+            Conditional::Applied(_) => Ok(Cancel::Cancelled),
+            // Rare path: tell "never existed" from "already queued" with one read.
+            Conditional::Refused { .. } => {
                 Ok(if self.get(pk, &sk).await?.is_some() { Cancel::TooLate } else { Cancel::NotFound })
             }
-            Err(e) => Err(sdk_error(e)),
         }
+    }
+
+    fn due_shards(&self) -> std::ops::Range<u32> {
+        0..keys::DUE_SHARDS
     }
 
     async fn due_scheduled(&self, shard: u32, until: DateTime<Utc>, limit: usize) -> Result<Vec<DueEntry>> {
@@ -212,7 +217,7 @@ impl ScheduleStore for DynamoStore {
             .expression_attribute_values(":claim", s(&claim_id))
             .expression_attribute_values(":lease", s(lease_key))
             .expression_attribute_values(":seen", s(&entry.due_key));
-        if !self.conditional(request).await? {
+        if conditional(request.send().await)?.applied().is_none() {
             return Ok(None);
         }
         let mut message = entry.message.clone();
@@ -234,7 +239,7 @@ impl ScheduleStore for DynamoStore {
             .expression_attribute_values(":claim", s(&claim.claim_id))
             .expression_attribute_values(":queued", s(ScheduleStatus::Queued.as_str()));
         // A failed condition: the worker already marked it sent, or another claim took over.
-        self.conditional(request).await.map(|_| ())
+        conditional(request.send().await).map(|_| ())
     }
 
     async fn release_claim(&self, claim: &Claimed) -> Result<()> {
@@ -248,7 +253,7 @@ impl ScheduleStore for DynamoStore {
             .expression_attribute_values(":due", s(&claim.previous_due_key))
             .expression_attribute_values(":claim", s(&claim.claim_id))
             .expression_attribute_values(":queued", s(ScheduleStatus::Queued.as_str()));
-        self.conditional(request).await.map(|_| ())
+        conditional(request.send().await).map(|_| ())
     }
 
     async fn mark_sent(
@@ -272,7 +277,7 @@ impl ScheduleStore for DynamoStore {
             .expression_attribute_values(":at", s(sent_at))
             .expression_attribute_values(":mid", s(message_id))
             .expression_attribute_values(":exp", n(expires_at));
-        self.conditional(request).await.map(|_| ())
+        conditional(request.send().await).map(|_| ())
     }
 
     async fn mark_failed(&self, message: &ScheduledMessage, error: &str, expires_at: i64) -> Result<()> {
@@ -288,7 +293,7 @@ impl ScheduleStore for DynamoStore {
             .expression_attribute_values(":sent", s(ScheduleStatus::Sent.as_str()))
             .expression_attribute_values(":error", s(error))
             .expression_attribute_values(":exp", n(expires_at));
-        self.conditional(request).await.map(|_| ())
+        conditional(request.send().await).map(|_| ())
     }
 
     async fn mark_active(&self, user_id: &str, day: &str, expires_at: i64) -> Result<()> {
@@ -378,24 +383,28 @@ impl ScheduleStore for DynamoStore {
                 .map_err(ChatError::internal)?;
             Ok(TransactWriteItem::builder().put(put).build())
         };
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(put_claim(pair[0])?)
-            .transact_items(put_claim(pair[1])?)
-            .transact_items(self.put(to_item(&new_item(message))?, "attribute_not_exists(pk)")?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let failed = failed_conditions(e)?;
-                if failed.iter().take(2).any(|f| *f) {
-                    Ok(false)
-                } else {
-                    Err(ChatError::internal("planner transaction cancelled without a failed claim"))
-                }
-            }
+        let tx = Transaction::new()
+            .with(PlannedPair::Claim, put_claim(pair[0])?)
+            .with(PlannedPair::Claim, put_claim(pair[1])?)
+            .with(PlannedPair::Automated, self.put(to_item(&new_item(message))?, "attribute_not_exists(pk)")?);
+        match self.transact(&tx).await? {
+            Ok(()) => Ok(true),
+            Err(failed) => pair_refused(&failed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::dynamo::common::tests::reasons;
+
+    #[test]
+    fn a_pair_is_skipped_when_either_user_was_planned() {
+        let roles = [PlannedPair::Claim, PlannedPair::Claim, PlannedPair::Automated];
+        let decode = |failed: &[bool]| pair_refused(&FailedConditions::from_reasons(&roles, &reasons(failed)));
+        assert!(!decode(&[true, false, false]).unwrap());
+        assert!(!decode(&[false, true, false]).unwrap());
+        assert!(decode(&[false, false, true]).is_err(), "an id collision is a fault");
     }
 }

@@ -6,13 +6,14 @@
 
 use async_trait::async_trait;
 
-use super::dynamo::{DynamoStore, n, s, sdk_error};
-use super::keys;
+use super::DynamoStore;
+use super::common::{Conditional, conditional, n, s};
+use crate::aws::keys;
 use crate::error::Result;
 use crate::ports::{RateDecision, RateLimiter};
 
 /// The window holding `now`: its start, and the seconds until it ends (at least 1).
-pub fn window(now: i64, window_secs: i64) -> (i64, u64) {
+fn window(now: i64, window_secs: i64) -> (i64, u64) {
     let window_secs = window_secs.max(1);
     let start = now - now.rem_euclid(window_secs);
     (start, (start + window_secs - now).max(1) as u64)
@@ -35,13 +36,10 @@ impl RateLimiter for DynamoStore {
             .expression_attribute_values(":exp", n(start + window_secs.max(1) + 60))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(RateDecision::Allowed),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                Ok(RateDecision::Limited { retry_after })
-            }
-            Err(e) => Err(sdk_error(e)),
-        }
+        Ok(match conditional(result)? {
+            Conditional::Applied(_) => RateDecision::Allowed,
+            Conditional::Refused { .. } => RateDecision::Limited { retry_after },
+        })
     }
 }
 

@@ -1,0 +1,94 @@
+//! `ConnectionStore`: one item per open connection (`USER#{id}` / `CONN#{connId}`, with TTL and
+//! the sharded `/stats` index keys) plus the user's connection set (`USER#{id}` / `CONNSET`),
+//! which is what fan-out reads: 100 users per BatchGetItem instead of one Query per user.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::DynamoStore;
+use super::common::{n, s, sdk_error};
+use crate::aws::keys;
+use crate::error::Result;
+use crate::ports::ConnectionStore;
+
+impl DynamoStore {
+    /// `ADD` or `DELETE` one connection id in the user's connection set (a string set; DynamoDB
+    /// drops the attribute when its last element goes).
+    async fn update_connection_set(&self, user_id: &str, connection_id: &str, op: &str) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(user_id)))
+            .key(keys::SK, s(keys::CONNECTION_SET))
+            .update_expression(format!("{op} connectionIds :c"))
+            .expression_attribute_values(":c", AttributeValue::Ss(vec![connection_id.to_string()]))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    /// The connection sets of up to 100 users, read strongly consistent (a device that connected
+    /// a moment ago gets the next message).
+    async fn batch_get_connection_sets(&self, user_ids: &[String]) -> Result<Vec<(String, String)>> {
+        let keys = user_ids.iter().map(|u| (keys::user(u), keys::CONNECTION_SET.to_string())).collect();
+        let mut out = Vec::new();
+        for item in self.batch_get(keys, true, Some(("pk, connectionIds", HashMap::new()))).await? {
+            let Some(AttributeValue::S(pk)) = item.get(keys::PK) else { continue };
+            let Some(user_id) = pk.strip_prefix("USER#") else { continue };
+            if let Some(AttributeValue::Ss(ids)) = item.get("connectionIds") {
+                out.extend(ids.iter().map(|c| (user_id.to_string(), c.clone())));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoStore {
+    async fn put_connection(&self, user_id: &str, connection_id: &str, expires_at: i64) -> Result<()> {
+        let item = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(keys::PK, s(keys::user(user_id)))
+            .item(keys::SK, s(keys::connection(connection_id)))
+            .item("connectionId", s(connection_id))
+            .item("connectedAt", s(crate::domain::time::rfc3339(chrono::Utc::now())))
+            .item(keys::EXPIRES_AT, n(expires_at))
+            // Sharded, sparse connection index for /stats (see stats.rs).
+            .item(keys::GSI1PK, s(keys::connection_index(keys::connection_shard(connection_id))))
+            .item(keys::GSI1SK, s(keys::connection_index_sort(expires_at, user_id, connection_id)))
+            .send();
+        // The user's connection set: what fan-out reads, 100 users per request.
+        let set = self.update_connection_set(user_id, connection_id, "ADD");
+        let (item, set) = tokio::join!(item, set);
+        item.map_err(sdk_error)?;
+        set
+    }
+
+    async fn delete_connection(&self, user_id: &str, connection_id: &str) -> Result<()> {
+        let item = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(user_id)))
+            .key(keys::SK, s(keys::connection(connection_id)))
+            .send();
+        let set = self.update_connection_set(user_id, connection_id, "DELETE");
+        let (item, set) = tokio::join!(item, set);
+        item.map_err(sdk_error)?;
+        set
+    }
+
+    async fn connections_of_users(&self, user_ids: &[String]) -> Result<Vec<(String, String)>> {
+        let batches = user_ids.chunks(100).map(|chunk| self.batch_get_connection_sets(chunk));
+        let mut out = Vec::new();
+        for batch in futures::future::join_all(batches).await {
+            out.extend(batch?);
+        }
+        Ok(out)
+    }
+}

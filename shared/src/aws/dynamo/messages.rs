@@ -1,0 +1,352 @@
+//! `MessageStore`: message items (`CONV#{id}` / `MSG#{ulid}`, so key order is time order) and
+//! the idempotency record (`IDEM#{sender}#{clientMsgId}`) written with each message in one
+//! transaction that also checks the sender's membership.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem,
+};
+use serde::{Deserialize, Serialize};
+
+use super::DynamoStore;
+use super::common::{
+    Conditional, FailedConditions, Item, Transaction, conditional, from_item, n, now_epoch, s, sdk_error, string_attr,
+    to_item,
+};
+use crate::aws::keys;
+use crate::domain::{Message, MessageKind};
+use crate::error::{ChatError, Result};
+use crate::ports::{ChangedMessage, HistoryPage, MessageChange, MessageStore, StoredMessage};
+
+/// Retries of a message write that met a receipt's write of the sender's member item.
+const CONFLICT_RETRIES: u64 = 3;
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageItem {
+    pk: String,
+    sk: String,
+    id: String,
+    conversation_id: String,
+    sender_id: String,
+    kind: MessageKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_msg_id: Option<String>,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    edited_at: Option<String>,
+    #[serde(default)]
+    deleted: bool,
+}
+
+impl MessageItem {
+    fn from_message(m: &Message) -> Self {
+        Self {
+            pk: keys::conversation(&m.conversation_id),
+            sk: keys::message(&m.id),
+            id: m.id.clone(),
+            conversation_id: m.conversation_id.clone(),
+            sender_id: m.sender_id.clone(),
+            kind: m.kind,
+            content: m.content.clone(),
+            client_msg_id: m.client_msg_id.clone(),
+            created_at: m.created_at.clone(),
+            edited_at: m.edited_at.clone(),
+            deleted: m.deleted,
+        }
+    }
+
+    fn into_message(self) -> Message {
+        Message {
+            id: self.id,
+            conversation_id: self.conversation_id,
+            sender_id: self.sender_id,
+            kind: self.kind,
+            content: self.content,
+            client_msg_id: self.client_msg_id,
+            created_at: self.created_at,
+            edited_at: self.edited_at,
+            deleted: self.deleted,
+            status: None,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdempotencyItem {
+    pk: String,
+    sk: String,
+    conversation_id: String,
+    message_id: String,
+    expires_at: i64,
+}
+
+/// The items of a message write.
+#[derive(Debug, Clone, PartialEq)]
+enum NewMessage {
+    SenderIsMember,
+    Message,
+    /// The `(sender, clientMsgId)` record: absent or expired.
+    Idempotency,
+}
+
+/// What the failed conditions of a message write tell.
+#[derive(Debug, PartialEq)]
+enum SendRefused {
+    NotMember,
+    /// The `clientMsgId` was used: the first message is behind its record.
+    Duplicate,
+}
+
+/// Membership first: a non-member learns nothing, not even that the clientMsgId was used.
+fn refused_send(failed: &FailedConditions<NewMessage>) -> Result<SendRefused> {
+    if failed.contains(&NewMessage::SenderIsMember) {
+        Ok(SendRefused::NotMember)
+    } else if failed.contains(&NewMessage::Idempotency) {
+        Ok(SendRefused::Duplicate)
+    } else {
+        Err(ChatError::internal(format!("message write cancelled: {failed:?}")))
+    }
+}
+
+/// The first key strictly after the message `id` (or the first message key without one).
+fn key_after(id: Option<&str>) -> String {
+    match id {
+        // The key plus the lowest character.
+        Some(id) => format!("{}\u{0}", keys::message(id)),
+        None => keys::MSG_PREFIX.to_string(),
+    }
+}
+
+impl DynamoStore {
+    /// The message a `(sender, clientMsgId)` record points at.
+    async fn first_message(&self, idempotency_pk: String) -> Result<Message> {
+        let Some(item) = self.get(idempotency_pk, keys::IDEM).await? else {
+            // The record expired between the two calls: the caller may retry as new.
+            return Err(ChatError::internal("idempotency record vanished; retry"));
+        };
+        let idem: IdempotencyItem = from_item(item)?;
+        match self.get(keys::conversation(&idem.conversation_id), &keys::message(&idem.message_id)).await? {
+            Some(item) => Ok(from_item::<MessageItem>(item)?.into_message()),
+            None => Err(ChatError::internal("idempotency record points at a missing message")),
+        }
+    }
+}
+
+#[async_trait]
+impl MessageStore for DynamoStore {
+    async fn put_message(&self, message: &Message, idempotency_expires_at: i64) -> Result<StoredMessage> {
+        let client_msg_id = message.client_msg_id.as_deref().unwrap_or_default();
+        let idem_pk = keys::idempotency(&message.sender_id, client_msg_id);
+        let is_member =
+            self.exists_check(keys::conversation(&message.conversation_id), &keys::member(&message.sender_id))?;
+        let idem = IdempotencyItem {
+            pk: idem_pk.clone(),
+            sk: keys::IDEM.into(),
+            conversation_id: message.conversation_id.clone(),
+            message_id: message.id.clone(),
+            expires_at: idempotency_expires_at,
+        };
+        // An expired record that TTL has not yet deleted may be overwritten.
+        let idem_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&idem)?))
+            .condition_expression("attribute_not_exists(pk) OR expiresAt <= :now")
+            .expression_attribute_values(":now", n(now_epoch()))
+            .build()
+            .map_err(ChatError::internal)?;
+        let tx = Transaction::new()
+            .with(NewMessage::SenderIsMember, is_member)
+            .with(
+                NewMessage::Message,
+                self.put(to_item(&MessageItem::from_message(message))?, "attribute_not_exists(pk)")?,
+            )
+            .with(NewMessage::Idempotency, TransactWriteItem::builder().put(idem_put).build());
+        // The sender's member item is also written by its receipts: a transaction that meets one
+        // in flight is cancelled with TransactionConflict, which is worth a quick retry.
+        match self.transact_retrying_conflicts(&tx, CONFLICT_RETRIES).await? {
+            Ok(()) => Ok(StoredMessage::Stored),
+            Err(failed) => match refused_send(&failed)? {
+                SendRefused::NotMember => Ok(StoredMessage::NotMember),
+                SendRefused::Duplicate => Ok(StoredMessage::Duplicate(self.first_message(idem_pk).await?)),
+            },
+        }
+    }
+
+    async fn list_messages(
+        &self,
+        conversation_id: &str,
+        page: &HistoryPage,
+        floor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Message>, bool)> {
+        // BETWEEN is inclusive: read one extra for the cursor item itself and one to learn
+        // whether more follow. The floor (a cleared history) is exclusive: its item is dropped too.
+        let bottom = floor.map(keys::message).unwrap_or_else(|| keys::MSG_PREFIX.to_string());
+        let (lo, hi, forward, cursor) = match page {
+            HistoryPage::Before(None) => (bottom, keys::MSG_END.to_string(), false, None),
+            HistoryPage::Before(Some(id)) => (bottom, keys::message(id), false, Some(id.as_str())),
+            HistoryPage::After(id) => {
+                let lo = keys::message(id).max(bottom);
+                (lo, keys::MSG_END.to_string(), true, Some(id.as_str()))
+            }
+        };
+        if lo > hi {
+            return Ok((Vec::new(), false));
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(keys::conversation(conversation_id)))
+            .expression_attribute_values(":lo", s(lo))
+            .expression_attribute_values(":hi", s(hi))
+            .scan_index_forward(forward)
+            .limit((limit + 2) as i32)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut messages = Vec::with_capacity(limit + 1);
+        for item in out.items.unwrap_or_default() {
+            let m = from_item::<MessageItem>(item)?.into_message();
+            if Some(m.id.as_str()) != cursor && Some(m.id.as_str()) != floor {
+                messages.push(m);
+            }
+        }
+        let more = messages.len() > limit;
+        messages.truncate(limit);
+        Ok((messages, more))
+    }
+
+    async fn change_message(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        sender_id: &str,
+        change: &MessageChange,
+    ) -> Result<ChangedMessage> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::conversation(conversation_id)))
+            .key(keys::SK, s(keys::message(message_id)))
+            .expression_attribute_values(":me", s(sender_id))
+            .expression_attribute_names("#content", "content")
+            .expression_attribute_names("#deleted", "deleted")
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let request = match change {
+            MessageChange::Edit { content, edited_at } => request
+                .update_expression("SET #content = :c, editedAt = :at")
+                .condition_expression("attribute_exists(pk) AND senderId = :me AND #deleted = :no")
+                .expression_attribute_values(":c", s(content))
+                .expression_attribute_values(":at", s(edited_at))
+                .expression_attribute_values(":no", AttributeValue::Bool(false)),
+            MessageChange::Delete { deleted_at } => request
+                .update_expression("SET #deleted = :yes, deletedAt = if_not_exists(deletedAt, :at) REMOVE #content")
+                .condition_expression("attribute_exists(pk) AND senderId = :me")
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .expression_attribute_values(":at", s(deleted_at)),
+        };
+        match conditional(request.send().await)? {
+            Conditional::Applied(out) => match out.attributes {
+                Some(item) => Ok(ChangedMessage::Changed(from_item::<MessageItem>(item)?.into_message())),
+                None => Err(ChatError::internal("update returned no item")),
+            },
+            Conditional::Refused { current } => match current.map(from_item::<MessageItem>).transpose()? {
+                None => Ok(ChangedMessage::NotFound),
+                Some(m) if m.sender_id != sender_id => Ok(ChangedMessage::NotSender),
+                Some(m) => Ok(ChangedMessage::Deleted(m.into_message())),
+            },
+        }
+    }
+
+    async fn count_unread(&self, conversation_id: &str, user_id: &str, floor: Option<&str>, cap: u32) -> Result<u32> {
+        let lo = key_after(floor);
+        let mut count = 0u32;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                .filter_expression("senderId <> :me AND #deleted <> :yes")
+                .expression_attribute_names("#deleted", "deleted")
+                .expression_attribute_values(":pk", s(keys::conversation(conversation_id)))
+                .expression_attribute_values(":lo", s(&lo))
+                .expression_attribute_values(":hi", s(keys::MSG_END))
+                .expression_attribute_values(":me", s(user_id))
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .select(Select::Count)
+                // Limit bounds the items read (and paid for) per page, before the filter.
+                .limit(cap.clamp(1, 1000) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            count += out.count.max(0) as u32;
+            match out.last_evaluated_key {
+                Some(key) if count < cap && !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(count.min(cap))
+    }
+
+    async fn senders_between(
+        &self,
+        conversation_id: &str,
+        after: Option<&str>,
+        up_to: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(keys::conversation(conversation_id)))
+            .expression_attribute_values(":lo", s(key_after(after)))
+            .expression_attribute_values(":hi", s(keys::message(up_to)))
+            .projection_expression("senderId")
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut senders: Vec<String> =
+            out.items.unwrap_or_default().iter().filter_map(|item| string_attr(item, "senderId")).collect();
+        senders.sort();
+        senders.dedup();
+        Ok(senders)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::dynamo::common::tests::reasons;
+
+    #[test]
+    fn a_message_write_refuses_a_non_member_before_a_duplicate() {
+        let roles = [NewMessage::SenderIsMember, NewMessage::Message, NewMessage::Idempotency];
+        let decode = |failed: &[bool]| refused_send(&FailedConditions::from_reasons(&roles, &reasons(failed)));
+        assert_eq!(decode(&[true, false, true]).unwrap(), SendRefused::NotMember);
+        assert_eq!(decode(&[false, false, true]).unwrap(), SendRefused::Duplicate);
+        assert!(decode(&[false, true, false]).is_err(), "a message id collision is a fault");
+        assert!(decode(&[false, false, false]).is_err());
+    }
+
+    #[test]
+    fn keys_after_a_message_skip_it() {
+        assert!(key_after(Some("01B")) > keys::message("01B"));
+        assert!(key_after(Some("01B")) < keys::message("01B0"));
+        assert_eq!(key_after(None), keys::MSG_PREFIX);
+    }
+}

@@ -1,0 +1,19 @@
+//! Pushes to WebSocket connections (the API Gateway Management API).
+
+use async_trait::async_trait;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    Delivered,
+    /// API Gateway answered 410: the connection is gone and its record should go too.
+    Gone,
+    Failed(String),
+}
+
+#[async_trait]
+pub trait Pusher: Send + Sync {
+    async fn push(&self, connection_id: &str, payload: &str) -> PushOutcome;
+
+    /// Learns the API's endpoint from a WebSocket event when the config does not name one.
+    fn bind_endpoint(&self, _domain_name: &str, _stage: &str) {}
+}

@@ -29,10 +29,8 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# Four tests at a time even on two cores: the end-to-end tests mostly wait (on moto, which
-# serialises requests, and on clocks), and infra/tests/e2e/support caps them at four anyway.
 test-rust: venv
-	$(CARGO) test --workspace --no-fail-fast -- --test-threads=4
+	$(CARGO) test --workspace --no-fail-fast
 
 lint-template: tools
 	@bash infra/scripts/lint-template.sh

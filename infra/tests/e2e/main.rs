@@ -8,6 +8,9 @@ mod support;
 mod api_docs;
 mod auth;
 mod authz;
+// libtest starts tests in name order; the minute-long wall-clock test lives in `clock` so that it
+// starts early and overlaps the rest instead of running alone at the end.
+mod clock;
 mod conversations;
 mod faults;
 mod gateway;

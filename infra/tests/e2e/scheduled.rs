@@ -11,36 +11,42 @@ use serde_json::{Value, json};
 use crate::support::{TestEnv, TestUser, Ws};
 
 /// Tests schedule a second or two ahead instead of a minute.
-fn fast(key: &str) -> Option<String> {
+pub(crate) fn fast(key: &str) -> Option<String> {
     match key {
         "CHAT_SCHEDULE_MIN_LEAD_SECS" => Some("1".into()),
         _ => None,
     }
 }
 
-fn manual() -> LocalOptions {
+pub(crate) fn manual() -> LocalOptions {
     LocalOptions { clock: false, ..LocalOptions::default() }
 }
 
-fn in_secs(secs: f64) -> String {
+pub(crate) fn in_secs(secs: f64) -> String {
     chat::domain::time::rfc3339(chrono::Utc::now() + chrono::Duration::milliseconds((secs * 1000.0) as i64))
 }
 
-async fn direct(env: &TestEnv, a: &TestUser, b: &TestUser) -> String {
+pub(crate) async fn direct(env: &TestEnv, a: &TestUser, b: &TestUser) -> String {
     let (status, conv) =
         env.call("POST", "/conversations", Some(&a.access), Some(json!({"type": "direct", "userId": b.id}))).await;
     assert!(status == 201 || status == 200, "{conv}");
     conv["id"].as_str().unwrap().to_string()
 }
 
-async fn schedule(env: &TestEnv, user: &TestUser, conversation: &str, content: &str, send_at: &str) -> Value {
+pub(crate) async fn schedule(
+    env: &TestEnv,
+    user: &TestUser,
+    conversation: &str,
+    content: &str,
+    send_at: &str,
+) -> Value {
     let body = json!({"conversationId": conversation, "content": content, "sendAt": send_at});
     let (status, scheduled) = env.call("POST", "/scheduled-messages", Some(&user.access), Some(body)).await;
     assert_eq!(status, 201, "{scheduled}");
     scheduled
 }
 
-async fn history(env: &TestEnv, user: &TestUser, conversation: &str) -> Vec<Value> {
+pub(crate) async fn history(env: &TestEnv, user: &TestUser, conversation: &str) -> Vec<Value> {
     let (status, page) =
         env.call("GET", &format!("/conversations/{conversation}/messages"), Some(&user.access), None).await;
     assert_eq!(status, 200, "{page}");
@@ -422,99 +428,17 @@ async fn redelivery_after_send_before_mark_sends_nothing_twice() {
     assert_eq!(dispatch(&env).await["due"], 0);
 }
 
-/// The dispatcher's real `rate(1 minute)` rule on the wall clock. A message scheduled 70 s ahead
-/// is picked up by the first firing (60 s after start, within the 60 s look-ahead) and held by
-/// SQS until its time. Prints the delay between `sendAt` and delivery (no timing assertion).
-#[tokio::test]
-async fn the_dispatcher_fires_on_the_wall_clock() {
-    let env = TestEnv::start_with_options(fast, LocalOptions::default()).await;
-    let (ann, bob) = (env.register("ann").await, env.register("bob").await);
-    let conversation = direct(&env, &ann, &bob).await;
-    let mut bob_ws = env.connect(&bob.access).await;
-    let scheduled = schedule(&env, &ann, &conversation, "on the clock", &in_secs(70.0)).await;
-    let send_at = chat::domain::schedule::parse_time(scheduled["sendAt"].as_str().unwrap()).unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
-    let message = loop {
-        assert!(tokio::time::Instant::now() < deadline, "the clock never delivered it");
-        if let Some(event) = bob_ws.try_recv(Duration::from_secs(5)).await
-            && event["type"] == "message.new"
-        {
-            break event["message"].clone();
-        }
-    };
-    let delay = chrono::Utc::now() - send_at;
-    eprintln!("measure: sendAt -> live delivery with the rate(1 minute) clock: {} ms", delay.num_milliseconds());
-    assert_eq!(message["content"], "on the clock");
-    assert_eq!(history(&env, &bob, &conversation).await.len(), 1);
-}
-
-/// Counts every AWS request on its way to the emulator, by operation (`x-amz-target`).
-struct CountingProxy {
-    upstream: String,
-    client: reqwest::Client,
-    counts: std::sync::Mutex<BTreeMap<String, u64>>,
-}
-
-impl CountingProxy {
-    async fn start(upstream: String) -> (std::sync::Arc<Self>, String) {
-        use axum::extract::{Request, State};
-        use axum::response::IntoResponse;
-        let proxy = std::sync::Arc::new(Self { upstream, client: reqwest::Client::new(), counts: Default::default() });
-        async fn forward(
-            State(proxy): State<std::sync::Arc<CountingProxy>>,
-            request: Request,
-        ) -> axum::response::Response {
-            let (parts, body) = request.into_parts();
-            let body = axum::body::to_bytes(body, 16 << 20).await.unwrap_or_default();
-            let op = parts
-                .headers
-                .get("x-amz-target")
-                .and_then(|v| v.to_str().ok())
-                .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
-                .unwrap_or_else(|| format!("{} {}", parts.method, parts.uri.path()));
-            *proxy.counts.lock().unwrap().entry(op).or_default() += 1;
-            let url = format!("{}{}", proxy.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-            let mut upstream = proxy.client.request(parts.method.clone(), url).body(body);
-            for (name, value) in &parts.headers {
-                if name != "host" && name != "content-length" {
-                    upstream = upstream.header(name, value);
-                }
-            }
-            let answer = upstream.send().await.unwrap();
-            let status = answer.status();
-            let headers = answer.headers().clone();
-            let bytes = answer.bytes().await.unwrap_or_default();
-            let mut response = (status, bytes).into_response();
-            for (name, value) in &headers {
-                if name != "content-length" && name != "transfer-encoding" {
-                    response.headers_mut().insert(name, value.clone());
-                }
-            }
-            response
-        }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = axum::Router::new().fallback(forward).with_state(proxy.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (proxy, url)
-    }
-
-    fn take(&self) -> BTreeMap<String, u64> {
-        std::mem::take(&mut *self.counts.lock().unwrap())
-    }
-}
-
 fn per_message(counts: &BTreeMap<String, u64>, n: usize) -> String {
     counts.iter().map(|(op, c)| format!("{op} {:.2}", *c as f64 / n as f64)).collect::<Vec<_>>().join(", ")
 }
 
-/// `cargo test -p chat-local --test e2e_scheduled measure -- --ignored --nocapture`: AWS requests
+/// `cargo test -p chat-local --test e2e scheduled::measure -- --ignored --nocapture`: AWS requests
 /// per scheduled message by phase, and the delay between `sendAt` and live delivery.
 #[tokio::test]
 #[ignore = "a measurement, not a test: run by hand"]
 async fn measure_requests_and_delay_per_scheduled_message() {
     const N: usize = 20;
-    let (proxy, endpoint) = CountingProxy::start(crate::support::aws_endpoint()).await;
+    let (proxy, endpoint) = chat_local::aws_proxy::AwsProxy::start(&crate::support::aws_endpoint()).await;
     let overrides = |key: &str| match key {
         "CHAT_SCHEDULE_LOOKAHEAD_SECS" => Some("0".into()),
         _ => fast(key),
@@ -525,20 +449,20 @@ async fn measure_requests_and_delay_per_scheduled_message() {
     let mut bob_ws = env.connect(&bob.access).await;
     let _ann_ws = env.connect(&ann.access).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    proxy.take();
+    proxy.take_counts();
 
     let send_at = in_secs(3.0);
     for i in 0..N {
         schedule(&env, &ann, &conversation, &format!("m{i}"), &send_at).await;
     }
-    let scheduling = proxy.take();
+    let scheduling = proxy.take_counts();
     let due = chat::domain::schedule::parse_time(&send_at).unwrap();
     tokio::time::sleep((due - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(100)).await;
-    proxy.take(); // idle polls while waiting
+    proxy.take_counts(); // idle polls while waiting
     let fired = chrono::Utc::now();
     let report = dispatch(&env).await;
     assert_eq!(report["queued"], N as u64);
-    let dispatching = proxy.take();
+    let dispatching = proxy.take_counts();
     let mut latencies = Vec::new();
     for _ in 0..N {
         bob_ws.recv_type("message.new").await;
@@ -546,7 +470,7 @@ async fn measure_requests_and_delay_per_scheduled_message() {
     }
     env.eventually("all sent", || async { scheduled_list(&env, &ann).await.iter().all(|m| m["status"] == "sent") })
         .await;
-    let mut working = proxy.take();
+    let mut working = proxy.take_counts();
     let polls = working.remove("ReceiveMessage").unwrap_or(0);
     eprintln!("measure: {N} scheduled messages, 2 open connections (one per member)");
     eprintln!("measure: POST /scheduled-messages per message: {}", per_message(&scheduling, N));

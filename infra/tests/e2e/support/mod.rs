@@ -10,6 +10,7 @@ use chat_local::emulator::{Moto, default_venv, free_port};
 use chat_local::local::{self, LocalBackend};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_tungstenite::tungstenite::Message;
 
 pub const JWT_SECRET: &str = "end-to-end-test-secret-0123456789abcdef";
@@ -42,6 +43,14 @@ pub fn aws_endpoint() -> String {
         .clone()
 }
 
+/// At most this many tests run a backend at once, however many test threads there are: every
+/// AWS request of the suite goes through one moto process that serialises them, and a test that
+/// times its requests (24 messages scheduled 4 s ahead, at least 1 s ahead) fails when more than
+/// one other test shares moto on a loaded two-core machine (where each test binary used to run
+/// two tests at a time).
+const MAX_BACKENDS: usize = 2;
+static BACKENDS: Semaphore = Semaphore::const_new(MAX_BACKENDS);
+
 pub struct TestEnv {
     pub backend: LocalBackend,
     pub http: reqwest::Client,
@@ -49,6 +58,8 @@ pub struct TestEnv {
     pub ws: String,
     pub table: String,
     pub dynamo: aws_sdk_dynamodb::Client,
+    /// Released after the backend has stopped (fields drop in order).
+    _slot: SemaphorePermit<'static>,
 }
 
 pub struct TestUser {
@@ -90,6 +101,7 @@ impl TestEnv {
         overrides: impl Fn(&str) -> Option<String>,
         options: local::LocalOptions,
     ) -> TestEnv {
+        let slot = BACKENDS.acquire().await.expect("the semaphore is never closed");
         // Logs only when asked for (RUST_LOG=warn cargo test ...): internal errors show their cause.
         if std::env::var_os("RUST_LOG").is_some() {
             chat::telemetry::init_pretty_logs();
@@ -116,6 +128,7 @@ impl TestEnv {
             http: reqwest::Client::new(),
             table,
             dynamo,
+            _slot: slot,
         }
     }
 

@@ -1,0 +1,101 @@
+//! Fan-out: one message to a big room, every member connected.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::SinkExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::{Bench, median, ms, recv_type_within};
+
+/// `CHAT_BENCH_ROOM_MEMBERS`, default 1,000.
+pub fn room_size() -> usize {
+    std::env::var("CHAT_BENCH_ROOM_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+}
+
+pub struct Fanout {
+    pub samples: usize,
+    pub sent_ms: f64,
+    pub all_ms: f64,
+    pub requests: BTreeMap<String, u64>,
+}
+
+/// A room with `size` members (the owner and `size - 1` others written straight to the table),
+/// all connected; the owner sends, and the clock stops when the last member has the message.
+pub async fn room_fanout(bench: &Bench, size: usize) -> Fanout {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    let owner = bench.register("owner").await;
+    let (status, room) =
+        bench.call("POST", "/conversations", Some(&owner.access), Some(json!({"type":"room","name":"big"}))).await;
+    assert_eq!(status, 201, "{room}");
+    let room = room["id"].as_str().unwrap().to_string();
+    let dynamo = aws_sdk_dynamodb::Client::new(&bench.backend.sdk);
+    let table = bench.backend.app.config.table.clone();
+    let members: Vec<String> = (1..size).map(|_| chat::domain::new_id()).collect();
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    for chunk in members.chunks(25) {
+        let writes = chunk
+            .iter()
+            .map(|user| {
+                let put = PutRequest::builder()
+                    .item("pk", s(&format!("CONV#{room}")))
+                    .item("sk", s(&format!("MEMBER#{user}")))
+                    .item("gsi1pk", s(&format!("USER#{user}")))
+                    .item("gsi1sk", s(&format!("CONV#{room}")))
+                    .item("userId", s(user))
+                    .item("role", s("member"))
+                    .item("joinedAt", s("2026-01-01T00:00:00.000Z"))
+                    .build()
+                    .unwrap();
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect();
+        dynamo.batch_write_item().request_items(&table, writes).send().await.expect("write members");
+    }
+    dynamo
+        .update_item()
+        .table_name(&table)
+        .key("pk", s(&format!("CONV#{room}")))
+        .key("sk", s("META"))
+        .update_expression("SET memberCount = :n")
+        .expression_attribute_values(":n", AttributeValue::N(size.to_string()))
+        .send()
+        .await
+        .expect("member count");
+    let now = chrono::Utc::now().timestamp();
+    let mut sockets = Vec::with_capacity(members.len());
+    eprintln!("bench: connecting {} members", members.len());
+    for chunk in members.chunks(50) {
+        let connects = chunk.iter().map(|user| {
+            let token = bench.backend.app.tokens.issue(user, now).unwrap();
+            bench.connect_owned(token)
+        });
+        sockets.extend(futures::future::join_all(connects).await);
+    }
+    let mut owner_ws = bench.connect(&owner.access).await;
+    eprintln!("bench: all connected; sending");
+    let rounds = 3;
+    let (mut sent, mut all) = (Vec::new(), Vec::new());
+    let mut requests = BTreeMap::new();
+    for round in 0..rounds {
+        bench.proxy.take_counts();
+        let t = Instant::now();
+        let frame =
+            json!({"action":"send","conversationId":room,"content":"to everyone","clientMsgId":format!("fan{round}")});
+        owner_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+        let waiters = sockets.iter_mut().map(|ws| async move {
+            recv_type_within(ws, "message.new", Duration::from_secs(120)).await;
+            Instant::now()
+        });
+        let owner_done = async {
+            recv_type_within(&mut owner_ws, "message.sent", Duration::from_secs(120)).await;
+            Instant::now()
+        };
+        let (owner_done, done) = tokio::join!(owner_done, futures::future::join_all(waiters));
+        sent.push(ms(owner_done.duration_since(t)));
+        all.push(ms(done.iter().map(|d| d.duration_since(t)).max().unwrap_or_default()));
+        requests = bench.proxy.take_counts();
+    }
+    Fanout { samples: rounds, sent_ms: median(sent), all_ms: median(all), requests }
+}

@@ -1,0 +1,88 @@
+//! `make bench`: measures the backend through the local gateway against moto, with a proxy in
+//! between that counts every AWS request (by operation) and can add a fixed delay to each.
+//!
+//! - Sequential AWS round trips per route: (median latency with delay D − median without) / D,
+//!   against the minimum the data model allows.
+//! - AWS requests per operation, DynamoDB units and the cost per million messages they imply.
+//! - End-to-end latency (p50/p99) and throughput of `send` with many clients, against `ping`
+//!   (the gateway and function path with no AWS call) in the same run.
+//!
+//! Prints a Markdown report and writes it to bench/results.md.
+
+mod client;
+mod fanout;
+mod load;
+mod report;
+mod round_trips;
+
+use std::time::Instant;
+
+use chat::Config;
+use chat_local::aws_proxy::AwsProxy;
+use chat_local::emulator::{Moto, default_venv, free_port};
+use chat_local::local;
+
+use client::Bench;
+use fanout::room_fanout;
+use round_trips::Scene;
+
+#[tokio::main]
+async fn main() {
+    // The gateway logs every request at info: the bench's own progress lines are what matter here.
+    chat::telemetry::init_pretty_logs_at("warn");
+    let started = Instant::now();
+    eprintln!("bench: starting moto, the counting proxy and the gateway");
+    let moto = Moto::start(&default_venv(), free_port()).expect("moto");
+    let (proxy, proxy_url) = AwsProxy::start(&moto.endpoint).await;
+
+    let config = Config::from_lookup(|k| match k {
+        "CHAT_TABLE" => Some("chat-bench".into()),
+        "CHAT_JWT_SECRET" => Some(local::DEV_JWT_SECRET.into()),
+        // Limits stay on (their checks are part of each route's cost) but high enough that the
+        // bench's own traffic from one address and one account is never refused.
+        "CHAT_WS_RATE_PER_MIN" | "CHAT_AUTH_RATE_PER_IP_PER_MIN" | "CHAT_LOGIN_RATE_PER_ACCOUNT_PER_15MIN" => {
+            Some("1000000".into())
+        }
+        _ => None,
+    })
+    .unwrap();
+    let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let backend = local::start(&template, &proxy_url, config, ws, http).await.expect("backend");
+    let bench = Bench { backend, proxy: proxy.clone(), http: reqwest::Client::new() };
+
+    let mut scene = Scene::set_up(&bench).await;
+
+    // `CHAT_BENCH_ONLY=fanout`: just the big-room measurement (it takes minutes on its own).
+    if std::env::var("CHAT_BENCH_ONLY").as_deref() == Ok("fanout") {
+        let size = fanout::room_size();
+        let f = room_fanout(&bench, size).await;
+        println!(
+            "fan-out to {size} members: message.sent {:.0} ms, last member {:.0} ms (median of {}); requests {:?}",
+            f.sent_ms, f.all_ms, f.samples, f.requests
+        );
+        return;
+    }
+
+    let rows = round_trips::measure(&bench, &mut scene).await;
+
+    let load = load::measure(&bench).await;
+
+    // ---- fan-out: one message to a big room, every member online
+    let room_size = fanout::room_size();
+    eprintln!("bench: fan-out to a {room_size}-member room (set-up: members written straight to the table)");
+    let fanout = room_fanout(&bench, room_size).await;
+    eprintln!(
+        "bench: fan-out medians {:.0} ms to message.sent, {:.0} ms to the last member",
+        fanout.sent_ms, fanout.all_ms
+    );
+
+    let report = report::render(started, &rows, &load, &fanout, room_size);
+    println!("{report}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench");
+    std::fs::create_dir_all(&dir).ok();
+    std::fs::write(dir.join("results.md"), &report).expect("write bench/results.md");
+    eprintln!("bench: wrote bench/results.md");
+    drop(moto);
+}

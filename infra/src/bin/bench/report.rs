@@ -1,0 +1,63 @@
+//! The Markdown report of a bench run (bench/results.md).
+
+use std::time::Instant;
+
+use crate::client::percentile;
+use crate::fanout::Fanout;
+use crate::load::Load;
+use crate::round_trips::{DELAY_MS, SAMPLES, SQS_POLLING};
+
+pub fn render(started: Instant, rows: &[String], load: &Load, fanout: &Fanout, room_size: usize) -> String {
+    let Load { pairs, per_sender, elapsed_secs: elapsed, latencies, pings, pushed, counts } = load;
+    let messages = (pairs * per_sender) as f64;
+    let mut report = String::new();
+    report.push_str(&format!(
+        "# Benchmark\n\nMachine: {} cores; moto server on loopback; release build: {}. Run took {:.0} s.\n\n",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        !cfg!(debug_assertions),
+        started.elapsed().as_secs_f64()
+    ));
+    report.push_str(&format!(
+        "## Sequential AWS round trips per route\n\nA proxy adds {DELAY_MS} ms to every AWS request; round trips = (median with delay − median without) / {DELAY_MS} ms, {SAMPLES} samples each. \"Minimum\" is what the data model allows (docs/data-model.md).\n\n| route | median ms, no delay | median ms, +{DELAY_MS} ms/request | round trips | minimum | AWS requests (one call) |\n|---|---|---|---|---|---|\n"
+    ));
+    for row in rows {
+        report.push_str(row);
+        report.push('\n');
+    }
+    report.push_str(&format!(
+        "\n## Load through the local gateway\n\n{pairs} senders, each sending {per_sender} direct messages one after another (waiting for `message.sent`), {pairs} receivers; a `ping` every 4th message as the no-AWS baseline. moto serialises its requests (a few ms each here), so this measures the emulator ceiling more than the functions; the round-trip table above is the functions' own cost.\n\n| measure | value |\n|---|---|\n| messages | {messages} in {elapsed:.2} s = **{:.0} messages/s** |\n| `send` → `message.sent` p50 / p99 | {:.1} ms / {:.1} ms |\n| `ping` → `pong` p50 / p99 | {:.1} ms / {:.1} ms |\n| send p50 ÷ ping p50 | {:.1}× |\n",
+        messages / elapsed,
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.99),
+        percentile(pings, 0.5),
+        percentile(pings, 0.99),
+        percentile(latencies, 0.5) / percentile(pings, 0.5),
+    ));
+    let posts = *pushed as f64 / messages;
+    let mut per_op = String::new();
+    for (op, n) in counts.iter().filter(|(op, _)| !SQS_POLLING.contains(&op.as_str())) {
+        per_op.push_str(&format!("| {op} | {:.2} |\n", *n as f64 / messages));
+    }
+    report.push_str(&format!(
+        "\n## AWS requests and cost per message (direct, 2 members, 1 connection each)\n\nCounted by the proxy during the load phase only (set-up excluded; the scheduler's SQS polling left out); pushes counted as the events the clients received. TransactWriteItems: member check + message + idempotency record; BatchGetItem: both members' connection sets; UpdateItem: rate-limit window, the conversation's last message, the hourly message counter.\n\n| AWS request | per message |\n|---|---|\n{per_op}| Management API POST @connections | {posts:.2} |\n\n"
+    ));
+    // us-east-1 list prices: DynamoDB on-demand $0.625/M WRU, $0.125/M RRU; API Gateway WebSocket
+    // $1.00/M messages; Lambda arm64 $0.20/M requests + $0.0000133334/GB-s.
+    // 3 transactional items of ≤ 1 KB (2 WRU each), the rate-limit window, the conversation's
+    // last message (≤ 1 KB for a short message), the hourly message counter.
+    let wru = 9.0;
+    let rru = 2.0; // two connection sets read strongly consistent
+    let dynamo = (wru * 0.625 + rru * 0.125) / 1e6 * 1e6;
+    let apigw_messages = 1.0 + posts; // the inbound frame + every push
+    let apigw = apigw_messages * 1.0;
+    let lambda = 0.20 + 0.25 * 0.030 * 13.3334; // 256 MB, 30 ms billed
+    report.push_str(&format!(
+        "Cost per million direct messages (list prices, us-east-1): DynamoDB {wru} WRU + {rru} RRU = ${dynamo:.2}; API Gateway {apigw_messages:.1} messages = ${apigw:.2}; Lambda (256 MB, ~30 ms) ${lambda:.2}; **total ≈ ${:.2}**. The AWS sample chat app scans the whole connections table per message instead (cost grows with every connected user).\n",
+        dynamo + apigw + lambda
+    ));
+    report.push_str(&format!(
+        "\n## Fan-out: one message to a {room_size}-member room, every member connected\n\nMedian of {} sends; members joined by writing their items (joining {room_size} members through the API would push `member.joined` to everyone already in, n² pushes, which is what the API does but not what is measured here). The members' connections are read as connection sets, 100 users per BatchGetItem, all requests at once; pushes go 64 at a time. Locally every AWS request goes through one moto process that serialises them.\n\n| measure | value |\n|---|---|\n| `send` → `message.sent` | {:.0} ms |\n| `send` → the last member's `message.new` | **{:.0} ms** |\n| AWS requests of one send | {:?} |\n| pushes of one send | {} |\n\nAPI Gateway's integration timeout is 29 s; the whole fan-out stays in the `send` invocation (no SQS hop) because it finishes in {:.1} % of that here, where every DynamoDB call queues behind the previous one in moto.\n",
+        fanout.samples, fanout.sent_ms, fanout.all_ms, fanout.requests, room_size, fanout.all_ms / 290.0
+    ));
+    report
+}

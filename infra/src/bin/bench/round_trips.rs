@@ -1,0 +1,251 @@
+//! Sequential AWS round trips per route: each route's median latency without and with a fixed
+//! delay on every AWS request; the difference divided by the delay is the number of waves of AWS
+//! calls the route waits for.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures::SinkExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::{Bench, Socket, User, median, ms, recv_type};
+
+pub const DELAY_MS: u64 = 50;
+pub const SAMPLES: usize = 9;
+/// Requests of the local SQS event-source pollers, which run whatever the bench does.
+pub const SQS_POLLING: [&str; 2] = ["ReceiveMessage", "DeleteMessageBatch"];
+
+/// Two users in a direct conversation and a group of three, both connected.
+pub struct Scene {
+    pub ann: User,
+    pub bob: User,
+    pub ann_ws: Socket,
+    pub bob_ws: Socket,
+    /// The direct conversation of ann and bob.
+    pub conversation: String,
+    /// A group of ann, bob and a third user.
+    pub group: String,
+}
+
+impl Scene {
+    pub async fn set_up(bench: &Bench) -> Scene {
+        let ann = bench.register("ann").await;
+        let bob = bench.register("bob").await;
+        let mut ann_ws = bench.connect(&ann.access).await;
+        let mut bob_ws = bench.connect(&bob.access).await;
+        ann_ws
+            .send(Message::Text(
+                json!({"action":"send","to":bob.id,"content":"hello","clientMsgId":"warm"}).to_string().into(),
+            ))
+            .await
+            .unwrap();
+        let conversation =
+            recv_type(&mut ann_ws, "message.sent").await["message"]["conversationId"].as_str().unwrap().to_string();
+        recv_type(&mut bob_ws, "message.new").await;
+        let cat = bench.register("cat").await;
+        let (status, group) = bench
+            .call(
+                "POST",
+                "/conversations",
+                Some(&ann.access),
+                Some(json!({"type":"group","name":"bench","memberIds":[bob.id, cat.id]})),
+            )
+            .await;
+        assert_eq!(status, 201, "{group}");
+        let group = group["id"].as_str().unwrap().to_string();
+        Scene { ann, bob, ann_ws, bob_ws, conversation, group }
+    }
+}
+
+/// One Markdown table row per route.
+pub async fn measure(bench: &Bench, scene: &mut Scene) -> Vec<String> {
+    let Scene { ann, bob, ann_ws, bob_ws, conversation, group } = scene;
+    let proxy = &bench.proxy;
+    let mut counter = 0u64;
+    let mut refresh = ann.refresh.clone();
+    let mut rows = Vec::new();
+    let routes: [(&str, u32); 16] = [
+        // send: the rate-limit write must refuse before anything is stored (+1).
+        ("ws send (direct) → message.sent", 2),
+        ("ws send (direct) → recipient's message.new", 2),
+        ("ws ping → pong", 0),
+        // $connect: presence needs a read after the connection's write (+1).
+        ("ws $connect (authorizer + $connect)", 2),
+        // auth: register writes the per-IP window before the argon2 work (+1); login runs it
+        // alongside the claim read.
+        ("POST /auth/register", 3),
+        ("POST /auth/login", 3),
+        ("POST /auth/refresh", 2),
+        ("GET /me", 1),
+        ("GET /conversations/{id}/messages", 1),
+        // REST send: the pushes leave after one wave; the answer also waits for the conversation's
+        // last-message write, which must follow the stored message (+1).
+        ("POST /conversations/{id}/messages", 2),
+        // groups: the member list must be read before the members' connections (+1), after the
+        // rate limit (+1).
+        ("ws send (group of 3) → member's message.new", 3),
+        // read: pointer update (‖ the direct pair's connections) → senders of the covered range.
+        ("ws read (direct) → sender's receipt", 3),
+        ("ws typing (group) → member's typing", 3),
+        ("ws sync (2 conversations) → sync", 3),
+        ("GET /conversations", 3),
+        ("GET /unread", 3),
+    ];
+    for (name, minimum) in routes {
+        let mut by_delay = Vec::new();
+        let mut requests = BTreeMap::new();
+        for delay in [0, DELAY_MS] {
+            proxy.delay_ms.store(delay, Ordering::Relaxed);
+            let mut samples = Vec::new();
+            for i in 0..SAMPLES {
+                counter += 1;
+                proxy.take_counts();
+                let t = Instant::now();
+                match name {
+                    n if n.starts_with("ws send") => {
+                        let frame = json!({"action":"send","conversationId":conversation,"content":"bench","clientMsgId":format!("b{counter}")});
+                        ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        if n.ends_with("message.sent") {
+                            recv_type(ann_ws, "message.sent").await;
+                            samples.push(ms(t.elapsed()));
+                            recv_type(bob_ws, "message.new").await;
+                        } else {
+                            recv_type(bob_ws, "message.new").await;
+                            samples.push(ms(t.elapsed()));
+                            recv_type(ann_ws, "message.sent").await;
+                        }
+                    }
+                    "ws ping → pong" => {
+                        ann_ws.send(Message::Text(r#"{"action":"ping"}"#.into())).await.unwrap();
+                        recv_type(ann_ws, "pong").await;
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "ws $connect (authorizer + $connect)" => {
+                        let mut socket = bench.connect(&ann.access).await;
+                        samples.push(ms(t.elapsed()));
+                        let _ = socket.close(None).await;
+                        tokio::time::sleep(Duration::from_millis(20 + 2 * delay)).await; // let $disconnect finish
+                    }
+                    "POST /auth/register" => {
+                        bench.register(&format!("r{i}")).await;
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "POST /auth/login" => {
+                        let (s, _) = bench
+                            .call(
+                                "POST",
+                                "/auth/login",
+                                None,
+                                Some(json!({"login": ann.username, "password": "bench-password"})),
+                            )
+                            .await;
+                        assert_eq!(s, 200);
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "POST /auth/refresh" => {
+                        let (s, answer) =
+                            bench.call("POST", "/auth/refresh", None, Some(json!({"refreshToken": refresh}))).await;
+                        assert_eq!(s, 200);
+                        refresh = answer["refreshToken"].as_str().unwrap().to_string();
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "GET /me" => {
+                        bench.call("GET", "/me", Some(&ann.access), None).await;
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "ws send (group of 3) → member's message.new" => {
+                        let frame = json!({"action":"send","conversationId":group,"content":"bench","clientMsgId":format!("g{counter}")});
+                        ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        recv_type(bob_ws, "message.new").await;
+                        samples.push(ms(t.elapsed()));
+                        recv_type(ann_ws, "message.sent").await;
+                    }
+                    "ws read (direct) → sender's receipt" => {
+                        // a fresh message each time, so the pointer moves and the sender is told
+                        let frame = json!({"action":"send","conversationId":conversation,"content":"r","clientMsgId":format!("r{counter}")});
+                        ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        let id = recv_type(ann_ws, "message.sent").await["message"]["id"].as_str().unwrap().to_string();
+                        recv_type(bob_ws, "message.new").await;
+                        proxy.take_counts();
+                        let t = Instant::now();
+                        let frame = json!({"action":"read","conversationId":conversation,"messageId":id});
+                        bob_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        recv_type(ann_ws, "receipt").await;
+                        samples.push(ms(t.elapsed()));
+                        recv_type(bob_ws, "receipt").await;
+                    }
+                    "ws typing (group) → member's typing" => {
+                        let frame = json!({"action":"typing","conversationId":group,"state":"start"});
+                        ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        recv_type(bob_ws, "typing").await;
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "ws sync (2 conversations) → sync" => {
+                        bob_ws.send(Message::Text(r#"{"action":"sync","limit":20}"#.into())).await.unwrap();
+                        recv_type(bob_ws, "sync").await;
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "GET /conversations" => {
+                        let (s, _) = bench.call("GET", "/conversations", Some(&bob.access), None).await;
+                        assert_eq!(s, 200);
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "GET /unread" => {
+                        let (s, _) = bench.call("GET", "/unread", Some(&bob.access), None).await;
+                        assert_eq!(s, 200);
+                        samples.push(ms(t.elapsed()));
+                    }
+                    "GET /conversations/{id}/messages" => {
+                        bench
+                            .call(
+                                "GET",
+                                &format!("/conversations/{conversation}/messages?limit=50"),
+                                Some(&bob.access),
+                                None,
+                            )
+                            .await;
+                        samples.push(ms(t.elapsed()));
+                    }
+                    _ => {
+                        let body = json!({"content": "bench", "clientMsgId": format!("h{counter}")});
+                        let (s, _) = bench
+                            .call(
+                                "POST",
+                                &format!("/conversations/{conversation}/messages"),
+                                Some(&ann.access),
+                                Some(body),
+                            )
+                            .await;
+                        assert_eq!(s, 201);
+                        samples.push(ms(t.elapsed()));
+                        recv_type(bob_ws, "message.new").await;
+                        recv_type(ann_ws, "message.new").await;
+                    }
+                }
+                if delay == 0 && i == SAMPLES - 1 {
+                    requests = proxy.take_counts();
+                }
+            }
+            by_delay.push(median(samples));
+        }
+        let waves = (by_delay[1] - by_delay[0]) / DELAY_MS as f64;
+        // The local SQS pollers of the scheduler run in the background: not this route's requests.
+        let requests = requests
+            .iter()
+            .filter(|(op, _)| !SQS_POLLING.contains(&op.as_str()))
+            .map(|(op, n)| format!("{op}×{n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        rows.push(format!(
+            "| {name} | {:.1} | {:.1} | **{waves:.2}** | {minimum} | {} |",
+            by_delay[0],
+            by_delay[1],
+            if requests.is_empty() { "–".to_string() } else { requests }
+        ));
+        eprintln!("bench: {name}: {waves:.2} round trips");
+    }
+    proxy.delay_ms.store(0, Ordering::Relaxed);
+    rows
+}

@@ -7,7 +7,7 @@ use chat::protocol::rest::{
     AddMemberBody, CreateConversationBody, EditMessageBody, ErrorBody, ErrorDetail, LoginBody, PatchMeBody,
     PostMessageBody, ReadBody, RefreshBody, RegisterBody,
 };
-use chat::service::delivery::deliver;
+use chat::service::push::deliver;
 use chat::service::{auth, conversations, limits, messaging, receipts, scheduling, stats, users};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -71,9 +71,8 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
         }
         ("POST", ["conversations"]) => {
             let user = caller(app, req)?;
-            let (conversation, created) =
-                conversations::create(app, &user, body::<CreateConversationBody>(req)?).await?;
-            json(if created { 201 } else { 200 }, &conversation)
+            let opened = conversations::create(app, &user, body::<CreateConversationBody>(req)?).await?;
+            json(if opened.created { 201 } else { 200 }, &opened.conversation)
         }
         ("GET", ["conversations"]) => {
             let user = caller(app, req)?;
@@ -88,27 +87,30 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
         ("POST", ["conversations", id, "members"]) => {
             let user = caller(app, req)?;
             let body = body_or_empty::<AddMemberBody>(req)?.unwrap_or(AddMemberBody { user_id: None });
-            let pushes = conversations::add_member(app, &user, id, body.user_id.as_deref()).await?;
-            deliver(app, pushes).await;
-            json(200, &messaging::get_conversation(app, &user, id).await?)
+            let pushes = match body.user_id.as_deref() {
+                Some(member) => conversations::add_member(app, &user, id, member).await?,
+                None => conversations::join(app, &user, id).await?,
+            };
+            deliver(app, pushes).await.log("POST /conversations/{id}/members");
+            json(200, &conversations::get_conversation(app, &user, id).await?)
         }
         ("DELETE", ["conversations", id, "members", member]) => {
             let user = caller(app, req)?;
             let pushes = conversations::remove_member(app, &user, id, member).await?;
-            deliver(app, pushes).await;
+            deliver(app, pushes).await.log("DELETE /conversations/{id}/members/{userId}");
             empty(204)
         }
         ("PATCH", ["conversations", id, "messages", message_id]) => {
             let user = caller(app, req)?;
             let body = body::<EditMessageBody>(req)?;
-            let (message, pushes) = messaging::change_message(app, &user, id, message_id, Some(&body.content)).await?;
-            deliver(app, pushes).await;
+            let (message, pushes) = messaging::edit_message(app, &user, id, message_id, &body.content).await?;
+            deliver(app, pushes).await.log("PATCH /conversations/{id}/messages/{messageId}");
             json(200, &message)
         }
         ("DELETE", ["conversations", id, "messages", message_id]) => {
             let user = caller(app, req)?;
-            let (_, pushes) = messaging::change_message(app, &user, id, message_id, None).await?;
-            deliver(app, pushes).await;
+            let pushes = messaging::delete_message(app, &user, id, message_id).await?;
+            deliver(app, pushes).await.log("DELETE /conversations/{id}/messages/{messageId}");
             empty(204)
         }
         ("POST", ["conversations", id, "read"]) => {
@@ -123,7 +125,7 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
                 request_id: None,
             };
             let pushes = receipts::mark(app, input).await?;
-            deliver(app, pushes).await;
+            deliver(app, pushes).await.log("POST /conversations/{id}/read");
             empty(204)
         }
         ("DELETE", ["conversations", id, "history"]) => {
@@ -133,7 +135,7 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
         }
         ("GET", ["conversations", id]) => {
             let user = caller(app, req)?;
-            json(200, &messaging::get_conversation(app, &user, id).await?)
+            json(200, &conversations::get_conversation(app, &user, id).await?)
         }
         ("GET", ["conversations", id, "messages"]) => {
             let user = caller(app, req)?;
@@ -145,7 +147,7 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
         ("POST", ["conversations", id, "messages"]) => {
             let user = caller(app, req)?;
             let body = body::<PostMessageBody>(req)?;
-            let outcome = messaging::send_and_deliver(
+            let (sent, pushes) = messaging::send_message(
                 app,
                 messaging::SendInput {
                     sender_id: user,
@@ -160,13 +162,16 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
                 },
             )
             .await?;
-            json(if outcome.duplicate { 200 } else { 201 }, &outcome.message)
+            let (delivery, ()) = tokio::join!(deliver(app, pushes), messaging::record_sent(app, &sent));
+            delivery.log("POST /conversations/{id}/messages");
+            json(if sent.duplicate { 200 } else { 201 }, &sent.message)
         }
         // ---- users, stats (users branch)
         ("GET", ["users"]) => {
             caller(app, req)?;
             let query = req.query_string_parameters();
-            json(200, &users::search(app, query.first("q"), query.first("limit"), query.first("cursor")).await?)
+            let limit = number(query.first("limit"))?;
+            json(200, &users::search(app, query.first("q"), limit, query.first("cursor")).await?)
         }
         ("GET", ["users", "online"]) => json(200, &users::online_contacts(app, &caller(app, req)?).await?),
         ("GET", ["users", id]) => {
@@ -184,10 +189,7 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
         ("GET", ["scheduled-messages"]) => {
             let user = caller(app, req)?;
             let query = req.query_string_parameters();
-            let limit = match query.first("limit") {
-                Some(l) => Some(l.parse::<usize>().map_err(|_| ChatError::invalid("limit must be a whole number"))?),
-                None => None,
-            };
+            let limit = number(query.first("limit"))?;
             json(200, &scheduling::list(app, &user, limit, query.first("cursor")).await?)
         }
         ("DELETE", ["scheduled-messages", id]) => {
@@ -232,6 +234,7 @@ fn source_ip(req: &Request) -> Option<String> {
     }
 }
 
+/// The `limit` query parameter as a whole number (its range is the use case's `PageLimit`).
 fn number(value: Option<&str>) -> Result<Option<usize>, ChatError> {
     value.map(|v| v.parse::<usize>().map_err(|_| ChatError::invalid("limit must be a whole number"))).transpose()
 }

@@ -92,7 +92,7 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
                 None => conversations::join(app, &user, id).await?,
             };
             deliver(app, pushes).await.log("POST /conversations/{id}/members");
-            json(200, &conversations::get_conversation(app, &user, id).await?)
+            json(200, &conversations::get(app, &user, id).await?)
         }
         ("DELETE", ["conversations", id, "members", member]) => {
             let user = caller(app, req)?;
@@ -135,7 +135,7 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
         }
         ("GET", ["conversations", id]) => {
             let user = caller(app, req)?;
-            json(200, &conversations::get_conversation(app, &user, id).await?)
+            json(200, &conversations::get(app, &user, id).await?)
         }
         ("GET", ["conversations", id, "messages"]) => {
             let user = caller(app, req)?;
@@ -162,8 +162,7 @@ async fn route(app: &App, req: &Request, method: &str, path: &str) -> Reply {
                 },
             )
             .await?;
-            let (delivery, ()) = tokio::join!(deliver(app, pushes), messaging::record_sent(app, &sent));
-            delivery.log("POST /conversations/{id}/messages");
+            messaging::deliver_sent(app, &sent, pushes).await.log("POST /conversations/{id}/messages");
             json(if sent.duplicate { 200 } else { 201 }, &sent.message)
         }
         // ---- users, stats (users branch)

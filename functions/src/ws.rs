@@ -108,8 +108,7 @@ pub async fn send(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<A
         .await?;
         // Delivered here, not by `handle_frame`: the conversation's last message is recorded
         // alongside the pushes.
-        let (delivery, ()) = tokio::join!(push::deliver(app, pushes), messaging::record_sent(app, &sent));
-        delivery.log("send");
+        messaging::deliver_sent(app, &sent, pushes).await.log("send");
         Ok(Pushes::none())
     })
     .await

@@ -71,7 +71,7 @@ pub struct Conversation {
     pub member_count: u32,
     /// The newest message (as stored when it was sent, edited or deleted), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_message: Option<crate::domain::Message>,
+    pub last_message: Option<crate::domain::message::Message>,
     /// `createdAt` of the newest message, or of the conversation: the list's sort key.
     pub last_activity_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -80,7 +80,7 @@ pub fn validate_message_id(id: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::new_id;
+    use crate::domain::id::new_id;
 
     #[test]
     fn content_limits_count_characters_not_bytes() {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::MessageKind;
+use crate::domain::message::MessageKind;
 use crate::error::{ChatError, Result};
 
 /// `scheduled` → `queued` (the dispatcher moved it to SQS) → `sent` (the worker stored and pushed

@@ -75,7 +75,7 @@ pub async fn create(app: &App, caller: &str, body: CreateConversationBody) -> Re
         CreateConversation::Created => {}
         CreateConversation::UserMissing(id) => return Err(ChatError::not_found(&format!("user {id}"))),
     }
-    Ok(Opened { conversation: get_conversation(app, caller, &conversation.id).await?, created: true })
+    Ok(Opened { conversation: get(app, caller, &conversation.id).await?, created: true })
 }
 
 /// Creates the direct conversation between the caller and `other`, or finds it.
@@ -88,7 +88,7 @@ pub async fn open_direct(app: &App, caller: &str, other: &str) -> Result<Opened>
     }
     let id = direct_conversation_id(caller, other);
     let created = create_direct(app, &id, caller, other).await?;
-    Ok(Opened { conversation: get_conversation(app, caller, &id).await?, created })
+    Ok(Opened { conversation: get(app, caller, &id).await?, created })
 }
 
 /// Creates the direct conversation `id` (whether it was created now), also for a first message.
@@ -114,7 +114,7 @@ pub(crate) async fn create_direct(app: &App, id: &str, caller: &str, other: &str
 
 /// The conversation with its members, for a member (rooms: for anyone); `not_found` for anyone
 /// else, so existence never leaks.
-pub async fn get_conversation(app: &App, caller: &str, id: &str) -> Result<Conversation> {
+pub async fn get(app: &App, caller: &str, id: &str) -> Result<Conversation> {
     validate_conversation_id(id)?;
     let Some((mut conversation, members)) = app.store.get_conversation(id).await? else {
         return Err(ChatError::not_found("conversation"));
@@ -219,39 +219,58 @@ pub async fn unread(app: &App, caller: &str) -> Result<UnreadSummary> {
     Ok(UnreadSummary { total: conversations.iter().map(|c| c.count).sum(), conversations })
 }
 
-/// The caller adds itself: joins a room (in a group it is a member already, or may not add).
+/// The caller adds itself: joins a room. In a group it is a member already (a no-op) or may not
+/// add anyone; direct conversations have fixed members. Returns `member.joined` to every member.
 pub async fn join(app: &App, caller: &str, conversation_id: &str) -> Result<Pushes> {
-    add_member(app, caller, conversation_id, caller).await
+    validate_conversation_id(conversation_id)?;
+    match kind_of_id(conversation_id) {
+        Some(ConversationKind::Room) => insert(app, caller, conversation_id, caller, AddRule::JoinRoom).await,
+        Some(ConversationKind::Group) => match app.store.is_member(conversation_id, caller).await? {
+            true => Ok(Pushes::none()),
+            false => Err(ChatError::not_found("conversation")),
+        },
+        Some(ConversationKind::Direct) => Err(fixed_members(app, caller, conversation_id).await?),
+        None => Err(ChatError::not_found("conversation")),
+    }
 }
 
-/// Adds `user_id` (group: by a member; room: only the caller itself joins). Returns
-/// `member.joined` to every member; adding an existing member is a no-op success without pushes.
+/// A member adds `user_id` to a group (rooms are joined by the user itself: `user_id` may be the
+/// caller, which is [`join`]). Returns `member.joined` to every member; adding an existing member
+/// is a no-op success without pushes.
 pub async fn add_member(app: &App, caller: &str, conversation_id: &str, user_id: &str) -> Result<Pushes> {
     validate_conversation_id(conversation_id)?;
     if !is_ulid(user_id) {
         return Err(ChatError::not_found("user"));
     }
-    let (rule, max) = match kind_of_id(conversation_id) {
-        Some(ConversationKind::Room) if user_id != caller => {
-            return Err(ChatError::new(ErrorCode::Forbidden, "rooms are joined by the user itself"));
+    if user_id == caller {
+        return join(app, caller, conversation_id).await;
+    }
+    match kind_of_id(conversation_id) {
+        Some(ConversationKind::Room) => {
+            Err(ChatError::new(ErrorCode::Forbidden, "rooms are joined by the user itself"))
         }
-        Some(ConversationKind::Room) => (AddRule::JoinRoom, MAX_ROOM_MEMBERS),
-        // Adding oneself to a group: only a member may add, and a member is already in.
-        Some(ConversationKind::Group) if user_id == caller => {
-            return match app.store.is_member(conversation_id, caller).await? {
-                true => Ok(Pushes::none()),
-                false => Err(ChatError::not_found("conversation")),
-            };
+        Some(ConversationKind::Group) => {
+            let rule = AddRule::ByMember { caller: caller.to_string() };
+            insert(app, caller, conversation_id, user_id, rule).await
         }
-        Some(ConversationKind::Group) => (AddRule::ByMember { caller: caller.to_string() }, MAX_GROUP_MEMBERS),
-        Some(ConversationKind::Direct) => {
-            // Members of a direct conversation are fixed; others learn nothing.
-            return match app.store.is_member(conversation_id, caller).await? {
-                true => Err(ChatError::new(ErrorCode::Forbidden, "direct conversations have exactly two members")),
-                false => Err(ChatError::not_found("conversation")),
-            };
-        }
-        None => return Err(ChatError::not_found("conversation")),
+        Some(ConversationKind::Direct) => Err(fixed_members(app, caller, conversation_id).await?),
+        None => Err(ChatError::not_found("conversation")),
+    }
+}
+
+/// Members of a direct conversation are fixed: `forbidden` for its members; others learn nothing.
+async fn fixed_members(app: &App, caller: &str, conversation_id: &str) -> Result<ChatError> {
+    Ok(match app.store.is_member(conversation_id, caller).await? {
+        true => ChatError::new(ErrorCode::Forbidden, "direct conversations have exactly two members"),
+        false => ChatError::not_found("conversation"),
+    })
+}
+
+/// The membership transaction of a join or an add, and its `member.joined`.
+async fn insert(app: &App, caller: &str, conversation_id: &str, user_id: &str, rule: AddRule) -> Result<Pushes> {
+    let max = match rule {
+        AddRule::JoinRoom => MAX_ROOM_MEMBERS,
+        AddRule::ByMember { .. } => MAX_GROUP_MEMBERS,
     };
     match app.store.add_member(conversation_id, user_id, &rule, max).await? {
         AddMember::Added(_) => {}
@@ -284,10 +303,7 @@ pub async fn remove_member(app: &App, caller: &str, conversation_id: &str, user_
         return Err(ChatError::not_found("member"));
     }
     if kind_of_id(conversation_id) == Some(ConversationKind::Direct) {
-        return match app.store.is_member(conversation_id, caller).await? {
-            true => Err(ChatError::new(ErrorCode::Forbidden, "direct conversations have exactly two members")),
-            false => Err(ChatError::not_found("conversation")),
-        };
+        return Err(fixed_members(app, caller, conversation_id).await?);
     }
     let by_owner = (user_id != caller).then_some(caller);
     match app.store.remove_member(conversation_id, user_id, by_owner).await? {

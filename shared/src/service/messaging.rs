@@ -12,7 +12,7 @@ use crate::error::{ChatError, ErrorCode, Result};
 use crate::ports::{ChangedMessage, HistoryPage, MessageChange, StoredMessage};
 use crate::protocol::rest::MessagePage;
 use crate::protocol::ws::ServerEvent;
-use crate::service::push::Pushes;
+use crate::service::push::{self, Delivery, Pushes};
 use crate::service::{conversations, stats};
 
 pub const HISTORY_LIMIT: PageLimit = PageLimit::new(50, 100);
@@ -43,7 +43,7 @@ pub struct Sent {
 
 /// Stores a message and returns what it stored with its pushes, in two waves: `message.sent` to
 /// the sending connection (if any), then `message.new` to every other open connection of every
-/// member. Deliver them with `push::deliver` and run [`record_sent`] alongside.
+/// member. Deliver them with [`deliver_sent`].
 ///
 /// The answer leaves only once the message is durable AND its recipients are known, and before
 /// the members' pushes (docs/architecture.md, "Fan-out in big rooms"). Critical path: a direct
@@ -147,10 +147,17 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)>
     Ok((Sent { message, duplicate }, answer.then(fan_out)))
 }
 
-/// After `send_message`, alongside its pushes (nobody waits for the list order or the
-/// statistics): the conversation's last message and the `/stats` message counter. A duplicate
-/// records nothing. Never fails: errors are logged.
-pub async fn record_sent(app: &App, sent: &Sent) {
+/// What every sender (WebSocket, REST, scheduler) does after `send_message`: `push::deliver`
+/// with [`record_sent`] alongside the pushes.
+pub async fn deliver_sent(app: &App, sent: &Sent, pushes: Pushes) -> Delivery {
+    let (delivery, ()) = tokio::join!(push::deliver(app, pushes), record_sent(app, sent));
+    delivery
+}
+
+/// The conversation's last message and the `/stats` message counter, off the critical path
+/// (nobody waits for the list order or the statistics). A duplicate records nothing. Never
+/// fails: errors are logged.
+async fn record_sent(app: &App, sent: &Sent) {
     if sent.duplicate {
         return;
     }

@@ -20,7 +20,6 @@ use crate::error::{ChatError, ErrorCode, Result};
 use crate::ports::{Cancel, Claimed, DueEntry, QueueEntry, ScheduleStore};
 use crate::protocol::scheduled::{DispatchReport, PlanReport, ScheduleBody, ScheduledPage};
 use crate::service::messaging::{self, SendInput};
-use crate::service::push;
 
 pub const LIST_LIMIT: PageLimit = PageLimit::new(50, 100);
 /// Due entries read per index query.
@@ -240,8 +239,7 @@ pub async fn send_scheduled(app: &App, message: &ScheduledMessage) -> Result<Wor
     // Exactly as `send`: stored, pushed, the conversation's last message and counters updated.
     match messaging::send_message(app, input).await {
         Ok((sent, pushes)) => {
-            let (delivery, ()) = tokio::join!(push::deliver(app, pushes), messaging::record_sent(app, &sent));
-            delivery.log("scheduled message");
+            messaging::deliver_sent(app, &sent, pushes).await.log("scheduled message");
             let sent_at = sent.message.created_at.clone();
             store.mark_sent(message, &sent.message.id, &sent_at, expires_at).await?;
             Ok(WorkOutcome::Sent { message_id: sent.message.id, duplicate: sent.duplicate })

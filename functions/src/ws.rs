@@ -12,8 +12,8 @@ use chat::ports::Pointer;
 use chat::protocol::ws::{
     Frame, MembershipFields, ReceiptFields, SendFields, ServerEvent, SyncFields, TypingFields, parse_frame,
 };
-use chat::service::delivery::{Push, deliver};
-use chat::service::{connections, conversations, limits, messaging, presence, receipts, sync, typing};
+use chat::service::push::{self, Pushes};
+use chat::service::{connections, conversations, limits, messaging, receipts, sync, typing};
 use lambda_runtime::Error;
 use serde_json::json;
 
@@ -71,27 +71,27 @@ pub async fn connect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Resul
     let Some(caller) = caller(app, &event) else {
         return Ok(status(401));
     };
-    connections::connect(app, &caller.user_id, &caller.connection_id).await?;
+    let presence = connections::connect(app, &caller.user_id, &caller.connection_id).await?;
     tracing::info!(user = %caller.user_id, connection = %caller.connection_id, "connected");
-    presence::connected(app, &caller.user_id, &caller.connection_id).await; // never fails $connect
+    // Inside `$connect`, before the handshake completes: contacts hear `online` first.
+    push::deliver(app, presence).await.log("$connect");
     Ok(status(200))
 }
 
 pub async fn disconnect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
     if let Some(caller) = caller(app, &event) {
-        connections::disconnect(app, &caller.user_id, &caller.connection_id).await?;
+        let presence = connections::disconnect(app, &caller.user_id, &caller.connection_id).await?;
         tracing::info!(user = %caller.user_id, connection = %caller.connection_id, "disconnected");
-        presence::disconnected(app, &caller.user_id).await;
+        push::deliver(app, presence).await.log("$disconnect");
     }
     Ok(status(200))
 }
 
 /// Route `send`.
 pub async fn send(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
-    handle_frame(app, event, |caller, frame| async move {
+    handle_frame(app, event, "send", |caller, frame| async move {
         let fields: SendFields = frame.fields()?;
-        // Delivers its own pushes, alongside the conversation's last-message update.
-        messaging::send_and_deliver(
+        let (sent, pushes) = messaging::send_message(
             app,
             messaging::SendInput {
                 sender_id: caller.user_id,
@@ -106,14 +106,17 @@ pub async fn send(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<A
             },
         )
         .await?;
-        Ok(Vec::new())
+        // Delivered here, not by `handle_frame`: the conversation's last message is recorded
+        // alongside the pushes.
+        messaging::deliver_sent(app, &sent, pushes).await.log("send");
+        Ok(Pushes::none())
     })
     .await
 }
 
 /// Routes `delivered` and `read`.
 pub async fn receipt(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
-    handle_frame(app, event, |caller, frame| async move {
+    handle_frame(app, event, "delivered/read", |caller, frame| async move {
         let pointer = match frame.action.as_str() {
             "delivered" => Pointer::Delivered,
             "read" => Pointer::Read,
@@ -138,7 +141,7 @@ pub async fn receipt(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Resul
 
 /// Route `typing`.
 pub async fn typing(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
-    handle_frame(app, event, |caller, frame| async move {
+    handle_frame(app, event, "typing", |caller, frame| async move {
         let fields: TypingFields = frame.fields()?;
         typing::relay(app, &caller.user_id, &fields.conversation_id, fields.state).await
     })
@@ -147,10 +150,10 @@ pub async fn typing(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result
 
 /// Route `$default`: every action without a route of its own.
 pub async fn default(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
-    handle_frame(app, event, |caller, frame| async move {
+    handle_frame(app, event, "$default", |caller, frame| async move {
         let request_id = frame.request_id.clone();
         match frame.action.as_str() {
-            "ping" => Ok(vec![reply(&caller, &ServerEvent::Pong { request_id })]),
+            "ping" => Ok(reply(&caller, &ServerEvent::Pong { request_id })),
             "sync" => {
                 let fields: SyncFields = frame.fields()?;
                 let page =
@@ -163,18 +166,16 @@ pub async fn default(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Resul
                     has_more: page.has_more,
                     cursor: page.cursor,
                 };
-                Ok(vec![reply(&caller, &event)])
+                Ok(reply(&caller, &event))
             }
             "join" => {
                 let fields: MembershipFields = frame.fields()?;
-                let pushes = conversations::add_member(app, &caller.user_id, &fields.conversation_id, None).await?;
+                let pushes = conversations::join(app, &caller.user_id, &fields.conversation_id).await?;
                 Ok(with_answer(pushes, &caller, &fields.conversation_id, request_id, true))
             }
             "leave" => {
                 let fields: MembershipFields = frame.fields()?;
-                let pushes =
-                    conversations::remove_member(app, &caller.user_id, &fields.conversation_id, &caller.user_id)
-                        .await?;
+                let pushes = conversations::leave(app, &caller.user_id, &fields.conversation_id).await?;
                 Ok(with_answer(pushes, &caller, &fields.conversation_id, request_id, false))
             }
             other => Err(ChatError::invalid(format!("unknown action {:?}", truncate(other, 64)))),
@@ -186,29 +187,23 @@ pub async fn default(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Resul
 /// The members' pushes, with the asking connection's copy replaced by one that echoes its
 /// `requestId` (and sent even when nothing changed, e.g. joining a room one is in).
 fn with_answer(
-    mut pushes: Vec<Push>,
+    pushes: Pushes,
     caller: &Caller,
     conversation_id: &str,
     request_id: Option<String>,
     joined: bool,
-) -> Vec<Push> {
-    pushes.retain(|p| p.connection_id != caller.connection_id);
+) -> Pushes {
     let (conversation_id, user_id, by) = (conversation_id.to_string(), caller.user_id.clone(), caller.user_id.clone());
     let event = if joined {
         ServerEvent::MemberJoined { request_id, conversation_id, user_id, by }
     } else {
         ServerEvent::MemberLeft { request_id, conversation_id, user_id, by }
     };
-    pushes.push(reply(caller, &event));
-    pushes
+    pushes.without_connection(&caller.connection_id).and(reply(caller, &event))
 }
 
-fn reply(caller: &Caller, event: &ServerEvent) -> Push {
-    Push {
-        user_id: caller.user_id.clone(),
-        connection_id: caller.connection_id.clone(),
-        payload: event.to_json().into(),
-    }
+fn reply(caller: &Caller, event: &ServerEvent) -> Pushes {
+    Pushes::to_connection(&caller.user_id, &caller.connection_id, event)
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -223,11 +218,12 @@ fn truncate(s: &str, max: usize) -> &str {
 async fn handle_frame<F, Fut>(
     app: &App,
     event: ApiGatewayWebsocketProxyRequest,
+    route: &str,
     action: F,
 ) -> Result<ApiGatewayProxyResponse, Error>
 where
     F: FnOnce(Caller, Frame) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<Push>, ChatError>>,
+    Fut: std::future::Future<Output = Result<Pushes, ChatError>>,
 {
     let Some(caller) = caller(app, &event) else {
         return Ok(status(401));
@@ -235,9 +231,9 @@ where
     let origin = Caller { user_id: caller.user_id.clone(), connection_id: caller.connection_id.clone() };
     let raw = if event.is_base64_encoded { None } else { event.body.as_deref() };
     let pushes = match raw {
-        None => vec![reply(&origin, &ServerEvent::error(&ChatError::invalid("frames must be JSON text"), None))],
+        None => reply(&origin, &ServerEvent::error(&ChatError::invalid("frames must be JSON text"), None)),
         Some(raw) => match parse_frame(raw, app.config.max_frame_bytes) {
-            Err((err, request_id)) => vec![reply(&origin, &ServerEvent::error(&err, request_id))],
+            Err((err, request_id)) => reply(&origin, &ServerEvent::error(&err, request_id)),
             Ok(frame) => {
                 let request_id = frame.request_id.clone();
                 // Per-user rate limit on every action but `ping`, before the action does anything.
@@ -247,11 +243,11 @@ where
                 };
                 match result {
                     Ok(pushes) => pushes,
-                    Err(err) => vec![reply(&origin, &ServerEvent::error(&err, request_id))],
+                    Err(err) => reply(&origin, &ServerEvent::error(&err, request_id)),
                 }
             }
         },
     };
-    deliver(app, pushes).await;
+    push::deliver(app, pushes).await.log(route);
     Ok(status(200))
 }

@@ -2,8 +2,8 @@
 
 use chat::domain::Conversation;
 use chat::protocol::rest::{AddMemberBody, ConversationPage, CreateConversationBody, ErrorBody, UnreadSummary};
-use chat::service::delivery::deliver;
-use chat::service::{conversations, messaging};
+use chat::service::conversations;
+use chat::service::push::deliver;
 use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, ToSchema};
 
@@ -25,8 +25,8 @@ use super::request::{Ctx, Reply, empty, json};
 )]
 pub async fn create_conversation(ctx: Ctx<'_>) -> Reply {
     let user = ctx.caller()?;
-    let (conversation, created) = conversations::create(ctx.app, &user, ctx.body::<CreateConversationBody>()?).await?;
-    json(if created { 201 } else { 200 }, &conversation)
+    let opened = conversations::create(ctx.app, &user, ctx.body::<CreateConversationBody>()?).await?;
+    json(if opened.created { 201 } else { 200 }, &opened.conversation)
 }
 
 /// The body of `POST /conversations`: what each `type` accepts.
@@ -156,7 +156,7 @@ pub async fn list_conversations(ctx: Ctx<'_>) -> Reply {
 pub async fn get_conversation(ctx: Ctx<'_>) -> Reply {
     let [id] = ctx.params()?;
     let user = ctx.caller()?;
-    json(200, &messaging::get_conversation(ctx.app, &user, id).await?)
+    json(200, &conversations::get(ctx.app, &user, id).await?)
 }
 
 #[utoipa::path(post, path = "/conversations/{id}/members", tag = "conversations", summary = "Add a member / join",
@@ -177,9 +177,12 @@ pub async fn add_member(ctx: Ctx<'_>) -> Reply {
     let [id] = ctx.params()?;
     let user = ctx.caller()?;
     let body = ctx.body_or_empty::<AddMemberBody>()?.unwrap_or(AddMemberBody { user_id: None });
-    let pushes = conversations::add_member(ctx.app, &user, id, body.user_id.as_deref()).await?;
-    deliver(ctx.app, pushes).await;
-    json(200, &messaging::get_conversation(ctx.app, &user, id).await?)
+    let pushes = match body.user_id.as_deref() {
+        Some(member) => conversations::add_member(ctx.app, &user, id, member).await?,
+        None => conversations::join(ctx.app, &user, id).await?,
+    };
+    deliver(ctx.app, pushes).await.log("POST /conversations/{id}/members");
+    json(200, &conversations::get(ctx.app, &user, id).await?)
 }
 
 /// The member in `DELETE /conversations/{id}/members/{userId}`.
@@ -208,7 +211,7 @@ pub async fn remove_member(ctx: Ctx<'_>) -> Reply {
     let [id, member] = ctx.params()?;
     let user = ctx.caller()?;
     let pushes = conversations::remove_member(ctx.app, &user, id, member).await?;
-    deliver(ctx.app, pushes).await;
+    deliver(ctx.app, pushes).await.log("DELETE /conversations/{id}/members/{userId}");
     empty(204)
 }
 

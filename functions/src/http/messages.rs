@@ -3,7 +3,7 @@
 use chat::domain::Message;
 use chat::ports::Pointer;
 use chat::protocol::rest::{EditMessageBody, ErrorBody, MessagePage, PostMessageBody, ReadBody};
-use chat::service::delivery::deliver;
+use chat::service::push::deliver;
 use chat::service::{messaging, receipts};
 use utoipa::IntoParams;
 
@@ -63,7 +63,7 @@ pub async fn post_message(ctx: Ctx<'_>) -> Reply {
     let [id] = ctx.params()?;
     let user = ctx.caller()?;
     let body = ctx.body::<PostMessageBody>()?;
-    let outcome = messaging::send_and_deliver(
+    let (sent, pushes) = messaging::send_message(
         ctx.app,
         messaging::SendInput {
             sender_id: user,
@@ -78,7 +78,8 @@ pub async fn post_message(ctx: Ctx<'_>) -> Reply {
         },
     )
     .await?;
-    json(if outcome.duplicate { 200 } else { 201 }, &outcome.message)
+    messaging::deliver_sent(ctx.app, &sent, pushes).await.log("POST /conversations/{id}/messages");
+    json(if sent.duplicate { 200 } else { 201 }, &sent.message)
 }
 
 /// The message in `/conversations/{id}/messages/{messageId}`.
@@ -110,8 +111,8 @@ pub async fn edit_message(ctx: Ctx<'_>) -> Reply {
     let [id, message_id] = ctx.params()?;
     let user = ctx.caller()?;
     let body = ctx.body::<EditMessageBody>()?;
-    let (message, pushes) = messaging::change_message(ctx.app, &user, id, message_id, Some(&body.content)).await?;
-    deliver(ctx.app, pushes).await;
+    let (message, pushes) = messaging::edit_message(ctx.app, &user, id, message_id, &body.content).await?;
+    deliver(ctx.app, pushes).await.log("PATCH /conversations/{id}/messages/{messageId}");
     json(200, &message)
 }
 
@@ -131,8 +132,8 @@ pub async fn edit_message(ctx: Ctx<'_>) -> Reply {
 pub async fn delete_message(ctx: Ctx<'_>) -> Reply {
     let [id, message_id] = ctx.params()?;
     let user = ctx.caller()?;
-    let (_, pushes) = messaging::change_message(ctx.app, &user, id, message_id, None).await?;
-    deliver(ctx.app, pushes).await;
+    let pushes = messaging::delete_message(ctx.app, &user, id, message_id).await?;
+    deliver(ctx.app, pushes).await.log("DELETE /conversations/{id}/messages/{messageId}");
     empty(204)
 }
 
@@ -162,7 +163,7 @@ pub async fn mark_read(ctx: Ctx<'_>) -> Reply {
         request_id: None,
     };
     let pushes = receipts::mark(ctx.app, input).await?;
-    deliver(ctx.app, pushes).await;
+    deliver(ctx.app, pushes).await.log("POST /conversations/{id}/read");
     empty(204)
 }
 

@@ -64,7 +64,7 @@ pub struct UserSearchQuery {
 )]
 pub async fn search_users(ctx: Ctx<'_>) -> Reply {
     ctx.caller()?;
-    json(200, &users::search(ctx.app, ctx.query("q"), ctx.query("limit"), ctx.query("cursor")).await?)
+    json(200, &users::search(ctx.app, ctx.query("q"), ctx.limit()?, ctx.query("cursor")).await?)
 }
 
 #[utoipa::path(get, path = "/users/online", tag = "users", summary = "Online contacts",

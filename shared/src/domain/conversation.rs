@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::id::{is_ulid, new_id};
 use crate::error::{ChatError, Result};
 
 /// direct: exactly two users, one per pair. group: private, members add members (up to 1,000). room: public, users
@@ -96,7 +97,7 @@ pub struct Conversation {
     /// The newest message (absent in an empty conversation), as stored when it was sent, edited or deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub last_message: Option<crate::domain::Message>,
+    pub last_message: Option<crate::domain::message::Message>,
     /// createdAt of the newest message, else of the conversation: the list's sort key. RFC 3339, UTC, milliseconds.
     #[schema(value_type = crate::openapi::Time)]
     pub last_activity_at: String,
@@ -123,7 +124,7 @@ const ROOM_PREFIX: &str = "r-";
 /// A new group or room id. The kind is visible in the id, so a reader knows without a read
 /// whether to load the member list (direct, group) or treat it as a public room.
 pub fn new_conversation_id(kind: ConversationKind) -> String {
-    let id = crate::domain::new_id();
+    let id = new_id();
     match kind {
         ConversationKind::Group => format!("{GROUP_PREFIX}{id}"),
         ConversationKind::Room => format!("{ROOM_PREFIX}{id}"),
@@ -180,8 +181,7 @@ pub fn direct_conversation_id(a: &str, b: &str) -> String {
 pub fn direct_members(conversation_id: &str) -> Option<[String; 2]> {
     let rest = conversation_id.strip_prefix(DIRECT_PREFIX)?;
     let (a, b) = rest.split_once('-')?;
-    let valid = |s: &str| s.len() == 26 && s.parse::<ulid::Ulid>().is_ok();
-    (valid(a) && valid(b) && a < b).then(|| [a.to_string(), b.to_string()])
+    (is_ulid(a) && is_ulid(b) && a < b).then(|| [a.to_string(), b.to_string()])
 }
 
 /// Conversation ids arrive from clients: bound them before they reach a key.
@@ -196,8 +196,8 @@ mod tests {
 
     #[test]
     fn direct_ids_are_symmetric_and_parse_back() {
-        let a = ulid::Ulid::generate().to_string();
-        let b = ulid::Ulid::generate().to_string();
+        let a = new_id();
+        let b = new_id();
         let id = direct_conversation_id(&a, &b);
         assert_eq!(id, direct_conversation_id(&b, &a));
         let [lo, hi] = direct_members(&id).unwrap();
@@ -207,9 +207,9 @@ mod tests {
 
     #[test]
     fn other_ids_are_not_direct() {
-        assert!(direct_members(&ulid::Ulid::generate().to_string()).is_none());
+        assert!(direct_members(&new_id()).is_none());
         assert!(direct_members("dm-x-y").is_none());
-        let a = ulid::Ulid::generate().to_string();
+        let a = new_id();
         // unsorted pairs are never produced, so they are not accepted either
         assert!(direct_members(&format!("dm-{a}-{a}")).is_none());
     }
@@ -245,8 +245,8 @@ mod tests {
     fn ids_name_their_kind() {
         assert_eq!(kind_of_id(&new_conversation_id(ConversationKind::Group)), Some(ConversationKind::Group));
         assert_eq!(kind_of_id(&new_conversation_id(ConversationKind::Room)), Some(ConversationKind::Room));
-        let a = ulid::Ulid::generate().to_string();
-        let b = ulid::Ulid::generate().to_string();
+        let a = new_id();
+        let b = new_id();
         assert_eq!(kind_of_id(&direct_conversation_id(&a, &b)), Some(ConversationKind::Direct));
         assert_eq!(kind_of_id("x-1"), None);
         assert!(validate_conversation_id(&new_conversation_id(ConversationKind::Room)).is_ok());

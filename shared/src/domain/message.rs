@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::id::{is_ulid, parse_ulid};
 use crate::error::{ChatError, ErrorCode, Result};
 
 /// auto: sent by the daily planner on the user's behalf; system: written by the service.
@@ -77,7 +78,7 @@ pub fn validate_client_msg_id(id: &str) -> Result<()> {
 /// A pointer (read, delivered, sync) may name any time up to now: a client cannot mark messages
 /// that do not exist yet as read by naming an id from the future.
 pub fn validate_pointer_id(id: &str) -> Result<()> {
-    let ulid: ulid::Ulid = id.parse().map_err(|_| ChatError::invalid(format!("{id:?} is not a message id")))?;
+    let ulid = parse_ulid(id).ok_or_else(|| ChatError::invalid(format!("{id:?} is not a message id")))?;
     let now_ms = chrono::Utc::now().timestamp_millis() as u64;
     if ulid.timestamp_ms() > now_ms + 5_000 {
         return Err(ChatError::invalid("messageId is in the future"));
@@ -87,12 +88,13 @@ pub fn validate_pointer_id(id: &str) -> Result<()> {
 
 /// Message ids arrive as paging cursors: only well-formed ULIDs reach a key condition.
 pub fn validate_message_id(id: &str) -> Result<()> {
-    id.parse::<ulid::Ulid>().map(|_| ()).map_err(|_| ChatError::invalid(format!("{id:?} is not a message id")))
+    if is_ulid(id) { Ok(()) } else { Err(ChatError::invalid(format!("{id:?} is not a message id"))) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::id::new_id;
 
     #[test]
     fn content_limits_count_characters_not_bytes() {
@@ -113,7 +115,7 @@ mod tests {
 
     #[test]
     fn message_ids() {
-        assert!(validate_message_id(&ulid::Ulid::generate().to_string()).is_ok());
+        assert!(validate_message_id(&new_id()).is_ok());
         assert!(validate_message_id("MSG#x").is_err());
     }
 }

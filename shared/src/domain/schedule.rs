@@ -1,10 +1,10 @@
-//! Scheduled and automated messages (CONTRACT.md §7): the item, its life cycle and the rules on
-//! when a message may be scheduled.
+//! Scheduled and automated messages (docs/architecture.md, "Scheduled and automated messages"):
+//! the item, its life cycle and the rules on when a message may be scheduled.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::MessageKind;
+use crate::domain::message::MessageKind;
 use crate::error::{ChatError, Result};
 
 /// `scheduled` → `queued` (the dispatcher moved it to SQS) → `sent` (the worker stored and pushed

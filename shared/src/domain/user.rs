@@ -1,4 +1,4 @@
-//! Users and the rules on their names, emails and passwords (CONTRACT.md §3).
+//! Users and the rules on their names, emails and passwords (docs/protocol.md, REST).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Wire types of user search, presence and `/stats` (CONTRACT.md §4, §5).
+//! Wire types of user search, presence and `/stats` (docs/protocol.md, "Users, presence, limits and stats").
 
 use serde::Serialize;
 

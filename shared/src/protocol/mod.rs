@@ -1,4 +1,4 @@
-//! Wire types: WebSocket frames and events, REST bodies (CONTRACT.md §4, §5).
+//! Wire types: WebSocket frames and events, REST bodies (docs/protocol.md).
 
 pub mod directory;
 pub mod rest;

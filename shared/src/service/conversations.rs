@@ -1,32 +1,40 @@
-//! Groups and rooms: create, list (most recent activity first, with unread counts), membership.
+//! Conversations: open a direct one, create groups and rooms, read one, list them (most recent
+//! activity first, with unread counts), membership.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
 use crate::App;
 use crate::domain::conversation::{
-    MAX_GROUP_MEMBERS, MAX_INITIAL_MEMBERS, MAX_ROOM_MEMBERS, new_conversation_id, validate_conversation_id,
-    validate_name,
+    MAX_GROUP_MEMBERS, MAX_INITIAL_MEMBERS, MAX_ROOM_MEMBERS, direct_conversation_id, kind_of_id, new_conversation_id,
+    validate_conversation_id, validate_name,
 };
+use crate::domain::id::is_ulid;
+use crate::domain::page::PageLimit;
 use crate::domain::{Conversation, ConversationKind, MemberRole, Membership, time};
 use crate::error::{ChatError, ErrorCode, Result};
-use crate::ports::{AddMember, AddRule, CreateConversation, RemoveMember};
+use crate::ports::{AddMember, AddRule, CreateConversation, CreateDirect, RemoveMember};
 use crate::protocol::rest::{ConversationPage, CreateConversationBody, UnreadCount, UnreadSummary};
 use crate::protocol::ws::ServerEvent;
-use crate::service::delivery::Push;
-use crate::service::{fanout, messaging};
+use crate::service::push::Pushes;
 
-pub const LIST_DEFAULT_LIMIT: usize = 20;
-pub const LIST_MAX_LIMIT: usize = 100;
+pub const LIST_LIMIT: PageLimit = PageLimit::new(20, 100);
 /// Unread counts read at most this many messages per conversation (clients show "999+").
 pub const UNREAD_CAP: u32 = 1000;
 
+/// A conversation with its members, and whether this request created it.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub conversation: Conversation,
+    pub created: bool,
+}
+
 /// `POST /conversations`: returns the conversation with its members and whether it is new.
-pub async fn create(app: &App, caller: &str, body: CreateConversationBody) -> Result<(Conversation, bool)> {
+pub async fn create(app: &App, caller: &str, body: CreateConversationBody) -> Result<Opened> {
     let kind = match body.kind.as_str() {
         "direct" => {
             let other = body.user_id.ok_or_else(|| ChatError::invalid("missing field `userId`"))?;
-            return messaging::open_direct(app, caller, &other).await;
+            return open_direct(app, caller, &other).await;
         }
         "group" => ConversationKind::Group,
         "room" => ConversationKind::Room,
@@ -45,7 +53,7 @@ pub async fn create(app: &App, caller: &str, body: CreateConversationBody) -> Re
             "at most {MAX_INITIAL_MEMBERS} memberIds at creation; add more with POST /conversations/{{id}}/members"
         )));
     }
-    if let Some(bad) = others.iter().find(|id| !messaging::valid_user_id(id)) {
+    if let Some(bad) = others.iter().find(|id| !is_ulid(id)) {
         return Err(ChatError::not_found(&format!("user {bad}")));
     }
     let now = time::rfc3339(time::now());
@@ -67,7 +75,55 @@ pub async fn create(app: &App, caller: &str, body: CreateConversationBody) -> Re
         CreateConversation::Created => {}
         CreateConversation::UserMissing(id) => return Err(ChatError::not_found(&format!("user {id}"))),
     }
-    Ok((messaging::get_conversation(app, caller, &conversation.id).await?, true))
+    Ok(Opened { conversation: get(app, caller, &conversation.id).await?, created: true })
+}
+
+/// Creates the direct conversation between the caller and `other`, or finds it.
+pub async fn open_direct(app: &App, caller: &str, other: &str) -> Result<Opened> {
+    if !is_ulid(other) {
+        return Err(ChatError::not_found("user"));
+    }
+    if other == caller {
+        return Err(ChatError::invalid("a direct conversation needs another user"));
+    }
+    let id = direct_conversation_id(caller, other);
+    let created = create_direct(app, &id, caller, other).await?;
+    Ok(Opened { conversation: get(app, caller, &id).await?, created })
+}
+
+/// Creates the direct conversation `id` (whether it was created now), also for a first message.
+pub(crate) async fn create_direct(app: &App, id: &str, caller: &str, other: &str) -> Result<bool> {
+    let conversation = Conversation {
+        id: id.to_string(),
+        kind: ConversationKind::Direct,
+        name: None,
+        created_at: time::rfc3339(time::now()),
+        created_by: caller.to_string(),
+        member_count: 2,
+        last_message: None,
+        last_activity_at: String::new(),
+        members: None,
+        unread_count: None,
+    };
+    match app.store.create_direct_conversation(&conversation, [caller, other]).await? {
+        CreateDirect::Created => Ok(true),
+        CreateDirect::AlreadyExists => Ok(false),
+        CreateDirect::OtherUserMissing => Err(ChatError::not_found("user")),
+    }
+}
+
+/// The conversation with its members, for a member (rooms: for anyone); `not_found` for anyone
+/// else, so existence never leaks.
+pub async fn get(app: &App, caller: &str, id: &str) -> Result<Conversation> {
+    validate_conversation_id(id)?;
+    let Some((mut conversation, members)) = app.store.get_conversation(id).await? else {
+        return Err(ChatError::not_found("conversation"));
+    };
+    if conversation.kind != ConversationKind::Room && !members.iter().any(|m| m.user_id == caller) {
+        return Err(ChatError::not_found("conversation"));
+    }
+    conversation.members = Some(members);
+    Ok(conversation)
 }
 
 /// The list cursor: the last item's sort key, opaque to clients.
@@ -91,10 +147,7 @@ fn newest_first(a: &Conversation, b: &Conversation) -> std::cmp::Ordering {
 /// → sorted by last activity → the page's unread counts. Three waves; no item is written per
 /// member per message, so a message costs the same in a 2-member and a 1,000-member room.
 pub async fn list(app: &App, caller: &str, limit: Option<usize>, cursor: Option<&str>) -> Result<ConversationPage> {
-    let limit = limit.unwrap_or(LIST_DEFAULT_LIMIT);
-    if !(1..=LIST_MAX_LIMIT).contains(&limit) {
-        return Err(ChatError::invalid(format!("limit must be between 1 and {LIST_MAX_LIMIT}")));
-    }
+    let limit = LIST_LIMIT.check(limit)?;
     let after = cursor.map(decode_cursor).transpose()?;
     let memberships = app.store.memberships(caller).await?;
     let ids: Vec<String> = memberships.iter().map(|m| m.conversation_id.clone()).collect();
@@ -166,39 +219,62 @@ pub async fn unread(app: &App, caller: &str) -> Result<UnreadSummary> {
     Ok(UnreadSummary { total: conversations.iter().map(|c| c.count).sum(), conversations })
 }
 
-/// Adds `user_id` (group: by a member; room: the caller joins). Returns the new member's event
-/// pushes; adding an existing member is a no-op success without pushes.
-pub async fn add_member(app: &App, caller: &str, conversation_id: &str, user_id: Option<&str>) -> Result<Vec<Push>> {
+/// The caller adds itself: joins a room. In a group it is a member already (a no-op) or may not
+/// add anyone; direct conversations have fixed members. Returns `member.joined` to every member.
+pub async fn join(app: &App, caller: &str, conversation_id: &str) -> Result<Pushes> {
     validate_conversation_id(conversation_id)?;
-    let user_id = user_id.unwrap_or(caller);
-    if !messaging::valid_user_id(user_id) {
+    match kind_of_id(conversation_id) {
+        Some(ConversationKind::Room) => insert(app, caller, conversation_id, caller, AddRule::JoinRoom).await,
+        Some(ConversationKind::Group) => match app.store.is_member(conversation_id, caller).await? {
+            true => Ok(Pushes::none()),
+            false => Err(ChatError::not_found("conversation")),
+        },
+        Some(ConversationKind::Direct) => Err(fixed_members(app, caller, conversation_id).await?),
+        None => Err(ChatError::not_found("conversation")),
+    }
+}
+
+/// A member adds `user_id` to a group (rooms are joined by the user itself: `user_id` may be the
+/// caller, which is [`join`]). Returns `member.joined` to every member; adding an existing member
+/// is a no-op success without pushes.
+pub async fn add_member(app: &App, caller: &str, conversation_id: &str, user_id: &str) -> Result<Pushes> {
+    validate_conversation_id(conversation_id)?;
+    if !is_ulid(user_id) {
         return Err(ChatError::not_found("user"));
     }
-    let (rule, max) = match crate::domain::conversation::kind_of_id(conversation_id) {
-        Some(ConversationKind::Room) if user_id != caller => {
-            return Err(ChatError::new(ErrorCode::Forbidden, "rooms are joined by the user itself"));
+    if user_id == caller {
+        return join(app, caller, conversation_id).await;
+    }
+    match kind_of_id(conversation_id) {
+        Some(ConversationKind::Room) => {
+            Err(ChatError::new(ErrorCode::Forbidden, "rooms are joined by the user itself"))
         }
-        Some(ConversationKind::Room) => (AddRule::JoinRoom, MAX_ROOM_MEMBERS),
-        // Adding oneself to a group: only a member may add, and a member is already in.
-        Some(ConversationKind::Group) if user_id == caller => {
-            return match app.store.is_member(conversation_id, caller).await? {
-                true => Ok(Vec::new()),
-                false => Err(ChatError::not_found("conversation")),
-            };
+        Some(ConversationKind::Group) => {
+            let rule = AddRule::ByMember { caller: caller.to_string() };
+            insert(app, caller, conversation_id, user_id, rule).await
         }
-        Some(ConversationKind::Group) => (AddRule::ByMember { caller: caller.to_string() }, MAX_GROUP_MEMBERS),
-        Some(ConversationKind::Direct) => {
-            // Members of a direct conversation are fixed; others learn nothing.
-            return match app.store.is_member(conversation_id, caller).await? {
-                true => Err(ChatError::new(ErrorCode::Forbidden, "direct conversations have exactly two members")),
-                false => Err(ChatError::not_found("conversation")),
-            };
-        }
-        None => return Err(ChatError::not_found("conversation")),
+        Some(ConversationKind::Direct) => Err(fixed_members(app, caller, conversation_id).await?),
+        None => Err(ChatError::not_found("conversation")),
+    }
+}
+
+/// Members of a direct conversation are fixed: `forbidden` for its members; others learn nothing.
+async fn fixed_members(app: &App, caller: &str, conversation_id: &str) -> Result<ChatError> {
+    Ok(match app.store.is_member(conversation_id, caller).await? {
+        true => ChatError::new(ErrorCode::Forbidden, "direct conversations have exactly two members"),
+        false => ChatError::not_found("conversation"),
+    })
+}
+
+/// The membership transaction of a join or an add, and its `member.joined`.
+async fn insert(app: &App, caller: &str, conversation_id: &str, user_id: &str, rule: AddRule) -> Result<Pushes> {
+    let max = match rule {
+        AddRule::JoinRoom => MAX_ROOM_MEMBERS,
+        AddRule::ByMember { .. } => MAX_GROUP_MEMBERS,
     };
     match app.store.add_member(conversation_id, user_id, &rule, max).await? {
         AddMember::Added(_) => {}
-        AddMember::AlreadyMember => return Ok(Vec::new()),
+        AddMember::AlreadyMember => return Ok(Pushes::none()),
         AddMember::NotAllowed => return Err(ChatError::not_found("conversation")),
         AddMember::UserMissing => return Err(ChatError::not_found("user")),
         AddMember::Full => {
@@ -214,18 +290,20 @@ pub async fn add_member(app: &App, caller: &str, conversation_id: &str, user_id:
     to_members(app, conversation_id, &[], &event).await
 }
 
+/// The caller removes itself.
+pub async fn leave(app: &App, caller: &str, conversation_id: &str) -> Result<Pushes> {
+    remove_member(app, caller, conversation_id, caller).await
+}
+
 /// Removes `user_id`: the caller itself (leave), or someone else by the owner. `member.left`
 /// goes to the remaining members and to the one who left.
-pub async fn remove_member(app: &App, caller: &str, conversation_id: &str, user_id: &str) -> Result<Vec<Push>> {
+pub async fn remove_member(app: &App, caller: &str, conversation_id: &str, user_id: &str) -> Result<Pushes> {
     validate_conversation_id(conversation_id)?;
-    if !messaging::valid_user_id(user_id) {
+    if !is_ulid(user_id) {
         return Err(ChatError::not_found("member"));
     }
-    if crate::domain::conversation::kind_of_id(conversation_id) == Some(ConversationKind::Direct) {
-        return match app.store.is_member(conversation_id, caller).await? {
-            true => Err(ChatError::new(ErrorCode::Forbidden, "direct conversations have exactly two members")),
-            false => Err(ChatError::not_found("conversation")),
-        };
+    if kind_of_id(conversation_id) == Some(ConversationKind::Direct) {
+        return Err(fixed_members(app, caller, conversation_id).await?);
     }
     let by_owner = (user_id != caller).then_some(caller);
     match app.store.remove_member(conversation_id, user_id, by_owner).await? {
@@ -256,7 +334,7 @@ pub async fn remove_member(app: &App, caller: &str, conversation_id: &str, user_
 }
 
 /// One event to every member's connections, plus `extra` users (e.g. the one who just left).
-async fn to_members(app: &App, conversation_id: &str, extra: &[String], event: &ServerEvent) -> Result<Vec<Push>> {
+async fn to_members(app: &App, conversation_id: &str, extra: &[String], event: &ServerEvent) -> Result<Pushes> {
     let mut users: Vec<String> = match app.store.get_conversation(conversation_id).await? {
         Some((_, members)) => members.into_iter().map(|m| m.user_id).collect(),
         None => Vec::new(),
@@ -264,7 +342,7 @@ async fn to_members(app: &App, conversation_id: &str, extra: &[String], event: &
     users.extend(extra.iter().cloned());
     users.sort();
     users.dedup();
-    fanout::to_users(app, &users, event, None).await
+    Pushes::to_users(app, &users, event).await
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Rate limits (CONTRACT.md §6): WebSocket actions per user, auth attempts per source IP and per
-//! account. Fixed windows counted in DynamoDB (`aws/dynamo/rate_limit.rs`): one conditional write per
-//! check, no read, so a check adds one round trip and 1 WRU.
+//! Rate limits (docs/protocol.md, "Users, presence, limits and stats"): WebSocket actions per
+//! user, auth attempts per source IP and per account. Fixed windows counted in DynamoDB
+//! (`aws/dynamo/rate_limit.rs`): one conditional write per check, no read, so a check adds one
+//! round trip and 1 WRU.
 //!
 //! A fixed window lets a client spend up to twice the limit around a window boundary; that is the
 //! price of one write per check (a sliding window needs a read or several counters).

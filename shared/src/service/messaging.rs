@@ -1,20 +1,21 @@
-//! Messages: open a direct conversation, send, edit, delete, read and clear history.
+//! Messages: send, edit, delete, read and clear history.
 
 use crate::App;
 use crate::domain::conversation::{
     ConversationKind, direct_conversation_id, direct_members, kind_of_id, status_for, validate_conversation_id,
 };
+use crate::domain::id::{is_ulid, parse_ulid};
 use crate::domain::message::{validate_client_msg_id, validate_content, validate_message_id};
-use crate::domain::{Conversation, Member, Message, MessageKind, new_id, time};
+use crate::domain::page::PageLimit;
+use crate::domain::{Member, Message, MessageKind, new_id, time};
 use crate::error::{ChatError, ErrorCode, Result};
-use crate::ports::{ChangedMessage, CreateDirect, HistoryPage, MessageChange, StoredMessage};
+use crate::ports::{ChangedMessage, HistoryPage, MessageChange, StoredMessage};
 use crate::protocol::rest::MessagePage;
 use crate::protocol::ws::ServerEvent;
-use crate::service::delivery::{Push, deliver};
-use crate::service::fanout;
+use crate::service::push::{self, Delivery, Pushes};
+use crate::service::{conversations, stats};
 
-pub const HISTORY_DEFAULT_LIMIT: usize = 50;
-pub const HISTORY_MAX_LIMIT: usize = 100;
+pub const HISTORY_LIMIT: PageLimit = PageLimit::new(50, 100);
 
 /// A message to send, over WebSocket (`origin_connection` set) or REST.
 #[derive(Debug, Clone, Default)]
@@ -32,75 +33,24 @@ pub struct SendInput {
     pub origin_connection: Option<String>,
 }
 
-#[derive(Debug)]
-pub struct SendOutcome {
+/// What `send_message` stored.
+#[derive(Debug, Clone)]
+pub struct Sent {
     pub message: Message,
     /// The `(sender, clientMsgId)` pair was seen before; `message` is the first one.
     pub duplicate: bool,
-    pub pushes: Vec<Push>,
 }
 
-pub(crate) fn valid_user_id(id: &str) -> bool {
-    id.len() == 26 && id.parse::<ulid::Ulid>().is_ok()
-}
-
-/// Creates the direct conversation between the caller and `other`, or finds it.
-/// Returns the conversation with its members and whether it was created now.
-pub async fn open_direct(app: &App, caller: &str, other: &str) -> Result<(Conversation, bool)> {
-    if !valid_user_id(other) {
-        return Err(ChatError::not_found("user"));
-    }
-    if other == caller {
-        return Err(ChatError::invalid("a direct conversation needs another user"));
-    }
-    let id = direct_conversation_id(caller, other);
-    let created = create_direct(app, &id, caller, other).await?;
-    let conversation = get_conversation(app, caller, &id).await?;
-    Ok((conversation, created))
-}
-
-async fn create_direct(app: &App, id: &str, caller: &str, other: &str) -> Result<bool> {
-    let conversation = Conversation {
-        id: id.to_string(),
-        kind: ConversationKind::Direct,
-        name: None,
-        created_at: time::rfc3339(time::now()),
-        created_by: caller.to_string(),
-        member_count: 2,
-        last_message: None,
-        last_activity_at: String::new(),
-        members: None,
-        unread_count: None,
-    };
-    match app.store.create_direct_conversation(&conversation, [caller, other]).await? {
-        CreateDirect::Created => Ok(true),
-        CreateDirect::AlreadyExists => Ok(false),
-        CreateDirect::OtherUserMissing => Err(ChatError::not_found("user")),
-    }
-}
-
-/// The conversation with its members, for a member (rooms: for anyone); `not_found` for anyone
-/// else, so existence never leaks.
-pub async fn get_conversation(app: &App, caller: &str, id: &str) -> Result<Conversation> {
-    validate_conversation_id(id)?;
-    let Some((mut conversation, members)) = app.store.get_conversation(id).await? else {
-        return Err(ChatError::not_found("conversation"));
-    };
-    if conversation.kind != ConversationKind::Room && !members.iter().any(|m| m.user_id == caller) {
-        return Err(ChatError::not_found("conversation"));
-    }
-    conversation.members = Some(members);
-    Ok(conversation)
-}
-
-/// Stores a message, answers the sending connection with `message.sent` once the message is
-/// durable and its recipients are known, and returns the other pushes: `message.new` to every
-/// other open connection of every member.
+/// Stores a message and returns what it stored with its pushes, in two waves: `message.sent` to
+/// the sending connection (if any), then `message.new` to every other open connection of every
+/// member. Deliver them with [`deliver_sent`].
 ///
-/// Critical path: a direct conversation's id names both members, so the conditional transaction
-/// and both members' connection queries run in one wave. Groups and rooms read the member list in
-/// that wave and the members' connections in a second one.
-pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
+/// The answer leaves only once the message is durable AND its recipients are known, and before
+/// the members' pushes (docs/architecture.md, "Fan-out in big rooms"). Critical path: a direct
+/// conversation's id names both members, so the conditional transaction and both members'
+/// connection queries run in one wave. Groups and rooms read the member list in that wave and the
+/// members' connections in a second one.
+pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)> {
     validate_client_msg_id(&input.client_msg_id)?;
     if input.attachment_id.is_some() {
         return Err(ChatError::invalid("attachments are not supported by this deployment yet"));
@@ -117,7 +67,7 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
             (id.clone(), None)
         }
         (None, Some(to)) => {
-            if !valid_user_id(to) {
+            if !is_ulid(to) {
                 return Err(ChatError::not_found("user"));
             }
             if *to == input.sender_id {
@@ -133,7 +83,7 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
 
     let id = new_id();
     let message = Message {
-        created_at: time::rfc3339_of_ulid(id.parse().map_err(ChatError::internal)?),
+        created_at: time::rfc3339_of_ulid(parse_ulid(&id).ok_or_else(|| ChatError::internal("new_id is a ULID"))?),
         id,
         conversation_id: conversation_id.clone(),
         sender_id: input.sender_id.clone(),
@@ -153,7 +103,13 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
     let stored = match stored? {
         StoredMessage::NotMember if recipient.is_some() => {
             // First message to this user: open the direct conversation, then store once more.
-            create_direct(app, &conversation_id, &input.sender_id, recipient.as_deref().unwrap_or_default()).await?;
+            conversations::create_direct(
+                app,
+                &conversation_id,
+                &input.sender_id,
+                recipient.as_deref().unwrap_or_default(),
+            )
+            .await?;
             app.store.put_message(&message, idempotency_expires_at).await?
         }
         other => other,
@@ -166,48 +122,50 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<SendOutcome> {
     // Without the recipients the message cannot be pushed: answer with an error (not
     // `message.sent`), so the client resends with the same clientMsgId and the resend pushes it.
     let targets = targets?;
-    // The sender's answer goes out now, before the members' pushes: in a big room those take
-    // longer than the store and the lookups, and the sender should not wait for them.
-    if let Some(origin) = &input.origin_connection {
-        let sent = ServerEvent::MessageSent {
-            request_id: input.request_id.clone(),
-            client_msg_id: input.client_msg_id.clone(),
-            message: message.clone(),
-        };
-        deliver(app, vec![fanout::reply(&input.sender_id, origin, &sent)]).await;
-    }
-
-    let mut pushes = Vec::with_capacity(targets.len());
+    // The sender's answer is a wave of its own, ahead of the members' pushes: in a big room those
+    // take longer than the store and the lookups, and the sender should not wait for them.
+    let answer = match &input.origin_connection {
+        Some(origin) => {
+            let sent = ServerEvent::MessageSent {
+                request_id: input.request_id.clone(),
+                client_msg_id: input.client_msg_id.clone(),
+                message: message.clone(),
+            };
+            Pushes::to_connection(&input.sender_id, origin, &sent)
+        }
+        None => Pushes::none(),
+    };
     // A resend pushes `message.new` again (clients dedupe by id): the first attempt may have
     // stored the message and then died before its pushes. Never for a first message that lives
     // in another conversation (a clientMsgId reused elsewhere): its members may differ.
-    if !duplicate || message.conversation_id == conversation_id {
+    let fan_out = if !duplicate || message.conversation_id == conversation_id {
         let new = ServerEvent::MessageNew { message: message.clone() };
-        pushes.extend(fanout::pushes_to(targets, &new, input.origin_connection.as_deref()));
-    }
-    Ok(SendOutcome { message, duplicate, pushes })
+        Pushes::to_connections(targets, &new, input.origin_connection.as_deref())
+    } else {
+        Pushes::none()
+    };
+    Ok((Sent { message, duplicate }, answer.then(fan_out)))
 }
 
-/// `send_message`, then its pushes, with the conversation's "last message" and the `/stats`
-/// message counter written alongside them (off the critical path: nobody waits for the list
-/// order or the statistics).
-pub async fn send_and_deliver(app: &App, input: SendInput) -> Result<SendOutcome> {
-    let mut outcome = send_message(app, input).await?;
-    let pushes = std::mem::take(&mut outcome.pushes);
-    let touch = async {
-        if outcome.duplicate {
-            return;
-        }
-        let (last, ()) = tokio::join!(
-            app.store.set_last_message(&outcome.message),
-            crate::service::stats::message_stored(app, &outcome.message.id)
-        );
-        if let Err(e) = last {
-            tracing::warn!(error = %e, "could not record the conversation's last message");
-        }
-    };
-    tokio::join!(deliver(app, pushes), touch);
-    Ok(outcome)
+/// What every sender (WebSocket, REST, scheduler) does after `send_message`: `push::deliver`
+/// with [`record_sent`] alongside the pushes.
+pub async fn deliver_sent(app: &App, sent: &Sent, pushes: Pushes) -> Delivery {
+    let (delivery, ()) = tokio::join!(push::deliver(app, pushes), record_sent(app, sent));
+    delivery
+}
+
+/// The conversation's last message and the `/stats` message counter, off the critical path
+/// (nobody waits for the list order or the statistics). A duplicate records nothing. Never
+/// fails: errors are logged.
+async fn record_sent(app: &App, sent: &Sent) {
+    if sent.duplicate {
+        return;
+    }
+    let (last, ()) =
+        tokio::join!(app.store.set_last_message(&sent.message), stats::message_stored(app, &sent.message.id));
+    if let Err(e) = last {
+        tracing::warn!(error = %e, "could not record the conversation's last message");
+    }
 }
 
 /// `(user id, connection id)` of every open connection of every member. A direct conversation
@@ -221,7 +179,7 @@ async fn recipients(app: &App, conversation_id: &str, direct: Option<[String; 2]
             None => Vec::new(),
         },
     };
-    fanout::connections_of(app, &members).await
+    app.store.connections_of_users(&members).await
 }
 
 /// The caller's standing in a conversation, read with the members when statuses are needed.
@@ -264,27 +222,42 @@ async fn members_for_member(app: &App, caller: &str, conversation_id: &str) -> R
     }
 }
 
-/// Edits (`Some(content)`) or deletes (`None`) the caller's own message and tells every member.
-pub async fn change_message(
+/// Replaces the content of the caller's own message; `message.updated` to every member.
+pub async fn edit_message(
     app: &App,
     caller: &str,
     conversation_id: &str,
     message_id: &str,
-    content: Option<&str>,
-) -> Result<(Message, Vec<Push>)> {
+    content: &str,
+) -> Result<(Message, Pushes)> {
     validate_message_id(message_id).map_err(|_| ChatError::not_found("message"))?;
-    let change = match content {
-        Some(content) => {
-            validate_content(content, app.config.max_content_chars)?;
-            MessageChange::Edit { content: content.to_string(), edited_at: time::rfc3339(time::now()) }
-        }
-        None => MessageChange::Delete { deleted_at: time::rfc3339(time::now()) },
-    };
+    validate_content(content, app.config.max_content_chars)?;
+    let change = MessageChange::Edit { content: content.to_string(), edited_at: time::rfc3339(time::now()) };
+    change_message(app, caller, conversation_id, message_id, change).await
+}
+
+/// Deletes the caller's own message (its item stays as a tombstone); `message.deleted` to every
+/// member.
+pub async fn delete_message(app: &App, caller: &str, conversation_id: &str, message_id: &str) -> Result<Pushes> {
+    validate_message_id(message_id).map_err(|_| ChatError::not_found("message"))?;
+    let change = MessageChange::Delete { deleted_at: time::rfc3339(time::now()) };
+    let (_, pushes) = change_message(app, caller, conversation_id, message_id, change).await?;
+    Ok(pushes)
+}
+
+/// An edit or a delete by the sender, in the same wave as the members' connection lookup.
+async fn change_message(
+    app: &App,
+    caller: &str,
+    conversation_id: &str,
+    message_id: &str,
+    change: MessageChange,
+) -> Result<(Message, Pushes)> {
     let members = members_for_member(app, caller, conversation_id).await?;
     let user_ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
     let (changed, targets) = tokio::join!(
         app.store.change_message(conversation_id, message_id, caller, &change),
-        fanout::connections_of(app, &user_ids)
+        app.store.connections_of_users(&user_ids)
     );
     let message = match changed? {
         ChangedMessage::Changed(message) => message,
@@ -300,7 +273,8 @@ pub async fn change_message(
     };
     // The list shows the newest message: replace its snapshot if this is the one.
     app.store.set_last_message(&message).await?;
-    Ok((message.clone(), fanout::pushes_to(targets?, &event, None)))
+    let pushes = Pushes::to_connections(targets?, &event, None);
+    Ok((message, pushes))
 }
 
 /// Hides the conversation's history up to now from the caller (others keep theirs).
@@ -324,10 +298,7 @@ pub async fn history(
     limit: Option<usize>,
 ) -> Result<MessagePage> {
     validate_conversation_id(conversation_id)?;
-    let limit = limit.unwrap_or(HISTORY_DEFAULT_LIMIT);
-    if !(1..=HISTORY_MAX_LIMIT).contains(&limit) {
-        return Err(ChatError::invalid(format!("limit must be between 1 and {HISTORY_MAX_LIMIT}")));
-    }
+    let limit = HISTORY_LIMIT.check(limit)?;
     let page = match (before, after) {
         (Some(_), Some(_)) => return Err(ChatError::invalid("give `before` or `after`, not both")),
         (Some(b), None) => {
@@ -367,16 +338,4 @@ pub fn with_status(mut messages: Vec<Message>, caller: &str, members: Option<&[M
         }
     }
     messages
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn user_ids_are_ulids() {
-        assert!(valid_user_id(&new_id()));
-        assert!(!valid_user_id("bob"));
-        assert!(!valid_user_id("USER#01ARZ3NDEKTSV4RRFFQ69G5FAV"));
-    }
 }

@@ -23,20 +23,29 @@
 //! conversations are read (bounded) and skipped when they have more than
 //! `presence_max_room_members` members; at most `presence_max_contacts` users are told. Presence
 //! is never a broadcast to everyone. Failures are logged and never fail `$connect`/`$disconnect`.
+//!
+//! This module decides what to announce and to whom; it sends nothing. `$connect` and
+//! `$disconnect` return its announcement as their pushes, and `service::push::deliver` asks it
+//! about the users whose connections a push found gone.
 
 use std::collections::BTreeSet;
-
-use futures::StreamExt;
 
 use crate::App;
 use crate::domain::conversation::direct_members;
 use crate::domain::time;
 use crate::error::Result;
-use crate::ports::{ConnectionInfo, PushOutcome};
+use crate::ports::ConnectionInfo;
 use crate::protocol::directory::PresenceEvent;
 
-/// Connection reads and pushes in flight at once during a fan-out.
-const FAN_OUT_CONCURRENCY: usize = 32;
+/// A presence event and the connections it goes to. `service::push` turns it into pushes whose
+/// gone connections are removed without another presence round (bounded work per event).
+#[derive(Debug, Clone)]
+pub struct Announcement {
+    /// The `presence` event, as JSON.
+    pub payload: String,
+    /// `(user id, connection id)` of every open connection of every contact.
+    pub targets: Vec<(String, String)>,
+}
 
 /// Whether `connection_id` is the oldest of `connections` (by `connectedAt`, then id). A
 /// connection missing from the list (the read raced its own delete) is never the oldest.
@@ -47,9 +56,9 @@ pub fn is_oldest(connections: &[ConnectionInfo], connection_id: &str) -> bool {
         .is_some_and(|oldest| oldest.connection_id == connection_id)
 }
 
-/// After `$connect` stored `connection_id`: sets `lastSeen` and announces `online` if this is the
-/// user's first connection. Never fails.
-pub async fn connected(app: &App, user_id: &str, connection_id: &str) {
+/// After `$connect` stored `connection_id`: sets `lastSeen`, and `online` is to be announced if
+/// this is the user's first connection. Never fails.
+pub async fn online(app: &App, user_id: &str, connection_id: &str) -> Option<Announcement> {
     let now = time::rfc3339(time::now());
     let (touched, connections) =
         tokio::join!(app.directory.touch_last_seen(user_id, &now), app.directory.connection_details(user_id));
@@ -57,15 +66,18 @@ pub async fn connected(app: &App, user_id: &str, connection_id: &str) {
         tracing::warn!(user = %user_id, error = %e, "could not set lastSeen");
     }
     match connections {
-        Ok(connections) if is_oldest(&connections, connection_id) => announce(app, user_id, true, &now).await,
-        Ok(_) => {}
-        Err(e) => tracing::warn!(user = %user_id, error = %e, "presence: cannot read connections"),
+        Ok(connections) if is_oldest(&connections, connection_id) => announcement(app, user_id, true, &now).await,
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(user = %user_id, error = %e, "presence: cannot read connections");
+            None
+        }
     }
 }
 
 /// After a connection of `user_id` was removed (`$disconnect`, or found gone on a push): sets
-/// `lastSeen` and announces `offline` if no connection remains. Never fails.
-pub async fn disconnected(app: &App, user_id: &str) {
+/// `lastSeen`, and `offline` is to be announced if no connection remains. Never fails.
+pub async fn offline(app: &App, user_id: &str) -> Option<Announcement> {
     let now = time::rfc3339(time::now());
     let (touched, connections) =
         tokio::join!(app.directory.touch_last_seen(user_id, &now), app.directory.connection_details(user_id));
@@ -73,17 +85,13 @@ pub async fn disconnected(app: &App, user_id: &str) {
         tracing::warn!(user = %user_id, error = %e, "could not set lastSeen");
     }
     match connections {
-        Ok(connections) if connections.is_empty() => announce(app, user_id, false, &now).await,
-        Ok(_) => {}
-        Err(e) => tracing::warn!(user = %user_id, error = %e, "presence: cannot read connections"),
+        Ok(connections) if connections.is_empty() => announcement(app, user_id, false, &now).await,
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(user = %user_id, error = %e, "presence: cannot read connections");
+            None
+        }
     }
-}
-
-/// Connections found gone (410) and removed by `delivery`: each user left without a connection
-/// is announced offline, as after `$disconnect`.
-pub async fn gone(app: &App, user_ids: &[String]) {
-    let unique: BTreeSet<&String> = user_ids.iter().collect();
-    futures::future::join_all(unique.into_iter().map(|user| disconnected(app, user))).await;
 }
 
 /// The users who share a conversation with `user_id` (not `user_id` itself), within the bounds
@@ -113,45 +121,23 @@ pub async fn contacts(app: &App, user_id: &str) -> Result<Vec<String>> {
     Ok(users.into_iter().take(c.presence_max_contacts).collect())
 }
 
-/// Pushes the presence event to every open connection of every contact.
-async fn announce(app: &App, user_id: &str, online: bool, last_seen: &str) {
+/// The presence event for every open connection of every contact (None when they cannot be read:
+/// presence never fails the event it rides on).
+async fn announcement(app: &App, user_id: &str, online: bool, last_seen: &str) -> Option<Announcement> {
     let contacts = match contacts(app, user_id).await {
         Ok(contacts) => contacts,
         Err(e) => {
             tracing::warn!(user = %user_id, error = %e, "presence: cannot list contacts");
-            return;
+            return None;
         }
     };
-    let payload = PresenceEvent::new(user_id, online, last_seen).to_json();
-    let targets = match crate::service::fanout::connections_of(app, &contacts).await {
-        Ok(targets) => targets,
+    match app.store.connections_of_users(&contacts).await {
+        Ok(targets) => {
+            Some(Announcement { payload: PresenceEvent::new(user_id, online, last_seen).to_json(), targets })
+        }
         Err(e) => {
             tracing::warn!(user = %user_id, error = %e, "presence: cannot read the contacts' connections");
-            return;
-        }
-    };
-    // Not `delivery::deliver`: a gone connection found here is removed, but does not start
-    // another presence round (bounded work per event).
-    let payload = payload.as_str();
-    let gone: Vec<(String, String)> = futures::stream::iter(targets)
-        .map(|(user, connection)| async move {
-            match app.pusher.push(&connection, payload).await {
-                PushOutcome::Gone => Some((user, connection)),
-                PushOutcome::Delivered => None,
-                PushOutcome::Failed(reason) => {
-                    tracing::warn!(%connection, %reason, "presence push failed");
-                    None
-                }
-            }
-        })
-        .buffer_unordered(FAN_OUT_CONCURRENCY)
-        .filter_map(futures::future::ready)
-        .collect()
-        .await;
-    let removals = gone.iter().map(|(user, connection)| app.store.delete_connection(user, connection));
-    for ((_, connection), result) in gone.iter().zip(futures::future::join_all(removals).await) {
-        if let Err(e) = result {
-            tracing::warn!(%connection, error = %e, "could not remove gone connection");
+            None
         }
     }
 }

@@ -8,8 +8,7 @@ use crate::domain::time;
 use crate::error::{ChatError, Result};
 use crate::ports::{Pointer, PointerMove};
 use crate::protocol::ws::{Receipt, ServerEvent};
-use crate::service::delivery::Push;
-use crate::service::fanout;
+use crate::service::push::Pushes;
 
 /// Messages scanned to find the senders a receipt concerns (a receipt covering more tells the
 /// senders of the newest ones; older senders see the pointer on their next read or sync).
@@ -28,7 +27,7 @@ pub struct ReceiptInput<'a> {
 /// Moves the pointer (a read moves the delivered pointer too) and returns the pushes: `receipt`
 /// to the senders of newly covered messages, to the caller's other devices for `read`, and to
 /// the asking connection (with its pointer as it now stands, moved or not).
-pub async fn mark(app: &App, input: ReceiptInput<'_>) -> Result<Vec<Push>> {
+pub async fn mark(app: &App, input: ReceiptInput<'_>) -> Result<Pushes> {
     validate_conversation_id(input.conversation_id)?;
     validate_pointer_id(input.message_id)?;
     let at = time::rfc3339(time::now());
@@ -52,7 +51,7 @@ pub async fn mark(app: &App, input: ReceiptInput<'_>) -> Result<Vec<Push>> {
     let direct = direct_members(id);
     let prefetch = async {
         match &direct {
-            Some(pair) => Some(fanout::connections_of(app, pair).await),
+            Some(pair) => Some(app.store.connections_of_users(pair).await),
             None => None,
         }
     };
@@ -74,13 +73,15 @@ pub async fn mark(app: &App, input: ReceiptInput<'_>) -> Result<Vec<Push>> {
         status,
         at: at.clone(),
     };
-    let mut pushes = Vec::new();
-    if let Some(origin) = input.origin {
-        let answer = ServerEvent::Receipt { request_id: input.request_id.clone(), receipt: receipt.clone() };
-        pushes.push(fanout::reply(caller, origin, &answer));
-    }
+    let answer = match input.origin {
+        Some(origin) => {
+            let answer = ServerEvent::Receipt { request_id: input.request_id.clone(), receipt: receipt.clone() };
+            Pushes::to_connection(caller, origin, &answer)
+        }
+        None => Pushes::none(),
+    };
     // Nothing moved: nobody else needs to hear it again.
-    let Some(previous) = previous else { return Ok(pushes) };
+    let Some(previous) = previous else { return Ok(answer) };
     let mut users = app.store.senders_between(id, previous.as_deref(), &current, SENDER_SCAN_LIMIT).await?;
     users.retain(|u| u != caller);
     if input.pointer == Pointer::Read {
@@ -89,8 +90,7 @@ pub async fn mark(app: &App, input: ReceiptInput<'_>) -> Result<Vec<Push>> {
     let event = ServerEvent::Receipt { request_id: None, receipt };
     let targets = match prefetched {
         Some(targets) => targets?.into_iter().filter(|(user, _)| users.contains(user)).collect(),
-        None => fanout::connections_of(app, &users).await?,
+        None => app.store.connections_of_users(&users).await?,
     };
-    pushes.extend(fanout::pushes_to(targets, &event, input.origin));
-    Ok(pushes)
+    Ok(answer.and(Pushes::to_connections(targets, &event, input.origin)))
 }

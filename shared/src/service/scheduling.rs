@@ -1,6 +1,7 @@
-//! Scheduled and automated messages (CONTRACT.md §7): schedule, list and cancel (REST); the
-//! dispatcher that moves due messages to SQS; the worker that sends them exactly as `send` does;
-//! the daily planner of automated messages; and the activity index the planner reads.
+//! Scheduled and automated messages (docs/architecture.md, "Scheduled and automated messages"):
+//! schedule, list and cancel (REST); the dispatcher that moves due messages to SQS; the worker that
+//! sends them exactly as `send` does; the daily planner of automated messages; and the activity
+//! index the planner reads.
 
 use std::time::Instant;
 
@@ -9,16 +10,17 @@ use futures::StreamExt;
 
 use crate::App;
 use crate::domain::conversation::{direct_conversation_id, validate_conversation_id};
+use crate::domain::id::is_ulid;
 use crate::domain::message::validate_content;
+use crate::domain::page::PageLimit;
 use crate::domain::schedule::{self, ScheduleStatus, ScheduledMessage, day_of, last_days, parse_time};
 use crate::domain::{MessageKind, new_id, time};
 use crate::error::{ChatError, ErrorCode, Result};
 use crate::ports::{Cancel, Claimed, DueEntry, QueueEntry, ScheduleStore};
 use crate::protocol::scheduled::{DispatchReport, PlanReport, ScheduleBody, ScheduledPage};
-use crate::service::messaging::{SendInput, send_and_deliver};
+use crate::service::messaging::{self, SendInput};
 
-pub const LIST_DEFAULT_LIMIT: usize = 50;
-pub const LIST_MAX_LIMIT: usize = 100;
+pub const LIST_LIMIT: PageLimit = PageLimit::new(50, 100);
 /// Due entries read per index query.
 const DUE_PAGE: usize = 100;
 /// SendMessageBatch takes 10 entries.
@@ -30,10 +32,6 @@ const DISPATCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(40);
 
 fn store(app: &App) -> Result<&dyn ScheduleStore> {
     app.schedules.as_deref().ok_or_else(|| ChatError::internal("this App has no schedule store"))
-}
-
-fn valid_id(id: &str) -> bool {
-    id.len() == 26 && id.parse::<ulid::Ulid>().is_ok()
 }
 
 // ------------------------------------------------------------------------------------------ REST
@@ -75,12 +73,9 @@ pub async fn schedule(app: &App, caller: &str, body: ScheduleBody) -> Result<Sch
 
 /// `GET /scheduled-messages`: the caller's own, newest first, with their status.
 pub async fn list(app: &App, caller: &str, limit: Option<usize>, cursor: Option<&str>) -> Result<ScheduledPage> {
-    let limit = limit.unwrap_or(LIST_DEFAULT_LIMIT);
-    if !(1..=LIST_MAX_LIMIT).contains(&limit) {
-        return Err(ChatError::invalid(format!("limit must be between 1 and {LIST_MAX_LIMIT}")));
-    }
+    let limit = LIST_LIMIT.check(limit)?;
     if let Some(cursor) = cursor
-        && !valid_id(cursor)
+        && !is_ulid(cursor)
     {
         return Err(ChatError::invalid("cursor is not a scheduled message id"));
     }
@@ -91,7 +86,7 @@ pub async fn list(app: &App, caller: &str, limit: Option<usize>, cursor: Option<
 
 /// `DELETE /scheduled-messages/{id}`: only while it is not yet queued (then `conflict`).
 pub async fn cancel(app: &App, caller: &str, id: &str) -> Result<()> {
-    if !valid_id(id) {
+    if !is_ulid(id) {
         return Err(ChatError::not_found("scheduled message"));
     }
     match store(app)?.cancel_scheduled(caller, id).await? {
@@ -241,11 +236,12 @@ pub async fn send_scheduled(app: &App, message: &ScheduledMessage) -> Result<Wor
     };
     let expires_at = time::now().timestamp() + cfg.sent_ttl_secs;
     // Exactly as `send`: stored, pushed, the conversation's last message and counters updated.
-    match send_and_deliver(app, input).await {
-        Ok(outcome) => {
-            let sent_at = outcome.message.created_at.clone();
-            store.mark_sent(message, &outcome.message.id, &sent_at, expires_at).await?;
-            Ok(WorkOutcome::Sent { message_id: outcome.message.id, duplicate: outcome.duplicate })
+    match messaging::send_message(app, input).await {
+        Ok((sent, pushes)) => {
+            messaging::deliver_sent(app, &sent, pushes).await.log("scheduled message");
+            let sent_at = sent.message.created_at.clone();
+            store.mark_sent(message, &sent.message.id, &sent_at, expires_at).await?;
+            Ok(WorkOutcome::Sent { message_id: sent.message.id, duplicate: sent.duplicate })
         }
         Err(e) if permanent(e.code) => {
             tracing::warn!(id = %message.id, error = %e, "scheduled message cannot be sent");

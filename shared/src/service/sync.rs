@@ -6,17 +6,19 @@
 //! page holds the globally oldest missed messages and `cursor` (the last id returned) resumes
 //! exactly after them: nothing is skipped and nothing comes twice.
 
+use futures::StreamExt;
+
 use crate::App;
 use crate::domain::conversation::{ConversationKind, kind_of_id};
+use crate::domain::id::parse_ulid;
 use crate::domain::message::validate_pointer_id;
+use crate::domain::page::PageLimit;
 use crate::domain::{Membership, Message};
-use crate::error::{ChatError, Result};
+use crate::error::Result;
 use crate::ports::HistoryPage;
 use crate::protocol::ws::Receipt;
-use crate::service::fanout::bounded;
 
-pub const SYNC_DEFAULT_LIMIT: usize = 100;
-pub const SYNC_MAX_LIMIT: usize = 100;
+pub const SYNC_LIMIT: PageLimit = PageLimit::new(100, 100);
 /// Conversations read at once.
 const CONCURRENT_READS: usize = 32;
 /// The smallest ULID: "from the beginning".
@@ -36,10 +38,7 @@ pub async fn sync(
     cursor: Option<&str>,
     limit: Option<usize>,
 ) -> Result<SyncPage> {
-    let limit = limit.unwrap_or(SYNC_DEFAULT_LIMIT);
-    if !(1..=SYNC_MAX_LIMIT).contains(&limit) {
-        return Err(ChatError::invalid(format!("limit must be between 1 and {SYNC_MAX_LIMIT}")));
-    }
+    let limit = SYNC_LIMIT.check(limit)?;
     for id in [since, cursor].into_iter().flatten() {
         validate_pointer_id(id)?;
     }
@@ -84,7 +83,7 @@ fn lower_bound<'a>(m: &'a Membership, since: Option<&'a str>, cursor: Option<&'a
 /// Other members' delivered and read pointers in the caller's direct and group conversations,
 /// newer than `since` when given (rooms are left out: their pointers are not shown).
 async fn receipts(app: &App, caller: &str, memberships: &[Membership], since: Option<&str>) -> Result<Vec<Receipt>> {
-    let since_at = since.and_then(|id| id.parse::<ulid::Ulid>().ok()).map(crate::domain::time::rfc3339_of_ulid);
+    let since_at = since.and_then(parse_ulid).map(crate::domain::time::rfc3339_of_ulid);
     let reads = memberships
         .iter()
         .filter(|m| kind_of_id(&m.conversation_id) != Some(ConversationKind::Room))
@@ -123,6 +122,13 @@ async fn receipts(app: &App, caller: &str, memberships: &[Membership], since: Op
     }
     out.sort_by(|a, b| a.at.cmp(&b.at));
     Ok(out)
+}
+
+/// Runs `futures` at most `limit` at a time; answers in their order. (Built from a list of
+/// futures rather than a closure over a stream: closures returning borrowing futures trip the
+/// compiler's Send inference in async handlers.)
+async fn bounded<F: std::future::Future>(futures: Vec<F>, limit: usize) -> Vec<F::Output> {
+    futures::stream::iter(futures).buffered(limit).collect().await
 }
 
 #[cfg(test)]

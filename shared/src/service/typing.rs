@@ -5,13 +5,12 @@ use crate::App;
 use crate::domain::conversation::{direct_members, validate_conversation_id};
 use crate::error::{ChatError, Result};
 use crate::protocol::ws::{ServerEvent, TypingState};
-use crate::service::delivery::Push;
-use crate::service::fanout;
+use crate::service::push::Pushes;
 
 pub const TYPING_EXPIRES_SECS: u64 = 10;
 
 /// `typing` to the other members' connections (never back to the typist's own devices).
-pub async fn relay(app: &App, caller: &str, conversation_id: &str, state: TypingState) -> Result<Vec<Push>> {
+pub async fn relay(app: &App, caller: &str, conversation_id: &str, state: TypingState) -> Result<Pushes> {
     validate_conversation_id(conversation_id)?;
     let event = ServerEvent::Typing {
         conversation_id: conversation_id.to_string(),
@@ -24,11 +23,11 @@ pub async fn relay(app: &App, caller: &str, conversation_id: &str, state: Typing
     if let Some(pair) = direct_members(conversation_id) {
         let others: Vec<String> = pair.into_iter().filter(|u| u != caller).collect();
         let (member, targets) =
-            tokio::join!(app.store.is_member(conversation_id, caller), fanout::connections_of(app, &others));
+            tokio::join!(app.store.is_member(conversation_id, caller), app.store.connections_of_users(&others));
         if !member? || others.len() != 1 {
             return Err(ChatError::not_found("conversation"));
         }
-        return Ok(fanout::pushes_to(targets?, &event, None));
+        return Ok(Pushes::to_connections(targets?, &event, None));
     }
     let Some((_, members)) = app.store.get_conversation(conversation_id).await? else {
         return Err(ChatError::not_found("conversation"));
@@ -37,5 +36,5 @@ pub async fn relay(app: &App, caller: &str, conversation_id: &str, state: Typing
         return Err(ChatError::not_found("conversation"));
     }
     let others: Vec<String> = members.into_iter().map(|m| m.user_id).filter(|u| u != caller).collect();
-    fanout::to_users(app, &others, &event, None).await
+    Pushes::to_users(app, &others, &event).await
 }

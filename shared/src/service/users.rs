@@ -6,19 +6,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures::StreamExt;
 
 use crate::App;
+use crate::domain::id::is_ulid;
+use crate::domain::page::PageLimit;
 use crate::domain::user::{self, User};
 use crate::error::{ChatError, Result};
 use crate::protocol::directory::{OnlineUsers, UserPage};
 use crate::service::presence;
 
-pub const SEARCH_DEFAULT_LIMIT: usize = 20;
-pub const SEARCH_MAX_LIMIT: usize = 50;
+pub const SEARCH_LIMIT: PageLimit = PageLimit::new(20, 50);
 pub const QUERY_MAX_CHARS: usize = user::USERNAME_MAX;
 const ONLINE_CHECK_CONCURRENCY: usize = 32;
-
-fn valid_user_id(id: &str) -> bool {
-    id.len() == 26 && id.parse::<ulid::Ulid>().is_ok()
-}
 
 /// The validated, lowercase search prefix: 1–32 characters a username may contain.
 pub fn search_prefix(q: Option<&str>) -> Result<String> {
@@ -45,7 +42,7 @@ fn decode_cursor(cursor: &str, prefix: &str) -> Result<(String, String)> {
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let raw = String::from_utf8(raw).map_err(|_| bad())?;
     let (id, name) = raw.split_once(':').ok_or_else(bad)?;
-    if !valid_user_id(id) || user::validate_username(name).is_err() || !name.starts_with(prefix) {
+    if !is_ulid(id) || user::validate_username(name).is_err() || !name.starts_with(prefix) {
         return Err(bad());
     }
     Ok((name.to_string(), id.to_string()))
@@ -53,16 +50,9 @@ fn decode_cursor(cursor: &str, prefix: &str) -> Result<(String, String)> {
 
 /// `GET /users?q=&limit=&cursor=`: users whose username starts with `q` (any case), in username
 /// order, each with `online`.
-pub async fn search(app: &App, q: Option<&str>, limit: Option<&str>, cursor: Option<&str>) -> Result<UserPage> {
+pub async fn search(app: &App, q: Option<&str>, limit: Option<usize>, cursor: Option<&str>) -> Result<UserPage> {
     let prefix = search_prefix(q)?;
-    let limit = match limit {
-        None => SEARCH_DEFAULT_LIMIT,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=SEARCH_MAX_LIMIT).contains(l))
-            .ok_or_else(|| ChatError::invalid(format!("limit must be between 1 and {SEARCH_MAX_LIMIT}")))?,
-    };
+    let limit = SEARCH_LIMIT.check(limit)?;
     let after = cursor.filter(|c| !c.is_empty()).map(|c| decode_cursor(c, &prefix)).transpose()?;
     let (users, more) =
         app.directory.search_users(&prefix, after.as_ref().map(|(n, i)| (n.as_str(), i.as_str())), limit).await?;
@@ -87,7 +77,7 @@ async fn with_online(app: &App, users: Vec<User>) -> Result<Vec<User>> {
 
 /// `GET /users/{id}`: the public user with `online` and `lastSeen`; `not_found` otherwise.
 pub async fn get(app: &App, user_id: &str) -> Result<User> {
-    if !valid_user_id(user_id) {
+    if !is_ulid(user_id) {
         return Err(ChatError::not_found("user"));
     }
     let (record, online) = tokio::join!(app.store.get_user(user_id), app.directory.is_online(user_id));

@@ -1,0 +1,253 @@
+//! The one push path. Use cases return the events they cause as [`Pushes`] (`#[must_use]`);
+//! the edges hand them to [`deliver`], which sends them over the Management API, removes the
+//! connections that answer 410 and announces offline the users those leave without a connection.
+//!
+//! Pushes leave in waves: every push of a wave is answered, and its gone connections handled,
+//! before the next wave starts. Only `send` has two: the sender's `message.sent`, then the members'
+//! `message.new` (in a big room the fan-out takes longer than the store, and the sender should not
+//! wait for it: docs/architecture.md, "Fan-out in big rooms").
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use crate::App;
+use crate::error::Result;
+use crate::ports::PushOutcome;
+use crate::protocol::ws::ServerEvent;
+use crate::service::presence::{self, Announcement};
+
+/// Bounds in-flight Management API calls per invocation (API Gateway has account-level limits too).
+const MAX_CONCURRENT_PUSHES: usize = 64;
+
+/// One frame for one connection.
+#[derive(Debug, Clone)]
+struct Push {
+    user_id: String,
+    connection_id: String,
+    payload: Arc<str>,
+    /// A `presence` event: a 410 on it removes the connection but announces nothing, so a
+    /// presence round never starts another (bounded work per event).
+    presence: bool,
+}
+
+/// The pushes a use case asks for, in waves. Nothing is sent until [`deliver`].
+#[must_use = "pushes are sent only by `push::deliver`"]
+#[derive(Debug, Default)]
+pub struct Pushes {
+    /// Never holds an empty wave.
+    waves: Vec<Vec<Push>>,
+}
+
+impl Pushes {
+    pub fn none() -> Self {
+        Pushes::default()
+    }
+
+    fn wave(pushes: Vec<Push>) -> Self {
+        Pushes { waves: if pushes.is_empty() { Vec::new() } else { vec![pushes] } }
+    }
+
+    /// `event` to one known connection (the answer to a request).
+    pub fn to_connection(user_id: &str, connection_id: &str, event: &ServerEvent) -> Self {
+        let payload = event.to_json().into();
+        Pushes::wave(vec![Push {
+            user_id: user_id.to_string(),
+            connection_id: connection_id.to_string(),
+            payload,
+            presence: false,
+        }])
+    }
+
+    /// `event` to every `(user id, connection id)` of `targets` but `skip` (the connection that
+    /// asked, which gets its own answer).
+    pub fn to_connections(targets: Vec<(String, String)>, event: &ServerEvent, skip: Option<&str>) -> Self {
+        let payload: Arc<str> = event.to_json().into();
+        Pushes::wave(
+            targets
+                .into_iter()
+                .filter(|(_, connection_id)| Some(connection_id.as_str()) != skip)
+                .map(|(user_id, connection_id)| Push {
+                    user_id,
+                    connection_id,
+                    payload: payload.clone(),
+                    presence: false,
+                })
+                .collect(),
+        )
+    }
+
+    /// `event` to every open connection of `users`: one BatchGetItem of connection sets per 100
+    /// users, all at once (a 1,000-member room is 10 requests in one wave).
+    pub async fn to_users(app: &App, users: &[String], event: &ServerEvent) -> Result<Self> {
+        Ok(Pushes::to_connections(app.store.connections_of_users(users).await?, event, None))
+    }
+
+    /// Presence announcements (from `service::presence`), in one wave.
+    pub fn presence(announcements: impl IntoIterator<Item = Announcement>) -> Self {
+        let mut pushes = Vec::new();
+        for Announcement { payload, targets } in announcements {
+            let payload: Arc<str> = payload.into();
+            pushes.extend(targets.into_iter().map(|(user_id, connection_id)| Push {
+                user_id,
+                connection_id,
+                payload: payload.clone(),
+                presence: true,
+            }));
+        }
+        Pushes::wave(pushes)
+    }
+
+    /// `self` and `other` together: wave by wave, the pushes of both leave at once.
+    pub fn and(mut self, other: Pushes) -> Self {
+        let mut other = other.waves.into_iter();
+        for (mine, theirs) in self.waves.iter_mut().zip(other.by_ref()) {
+            mine.extend(theirs);
+        }
+        self.waves.extend(other);
+        self
+    }
+
+    /// `next` only once every push of `self` was answered.
+    pub fn then(mut self, next: Pushes) -> Self {
+        self.waves.extend(next.waves);
+        self
+    }
+
+    /// Without the pushes to `connection_id` (which is about to get an answer of its own).
+    pub fn without_connection(mut self, connection_id: &str) -> Self {
+        for wave in &mut self.waves {
+            wave.retain(|p| p.connection_id != connection_id);
+        }
+        self.waves.retain(|wave| !wave.is_empty());
+        self
+    }
+}
+
+/// What [`deliver`] did, presence follow-ups included.
+#[must_use = "a delivery reports what did not arrive: log it or act on it"]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub delivered: usize,
+    /// Answered with another error (logged per push); the connection is kept.
+    pub failed: usize,
+    /// Answered 410: the connection is gone and its record was removed.
+    pub gone: usize,
+    /// The users of the gone connections, sorted, each once.
+    pub gone_users: Vec<String>,
+}
+
+impl Delivery {
+    /// One line for what `what` pushed, at `info` when something did not arrive.
+    pub fn log(&self, what: &str) {
+        let Delivery { delivered, failed, gone, .. } = *self;
+        if failed > 0 || gone > 0 {
+            tracing::info!(what, delivered, failed, gone, gone_users = ?self.gone_users, "pushes not all delivered");
+        } else if delivered > 0 {
+            tracing::debug!(what, delivered, "pushes delivered");
+        }
+    }
+}
+
+/// Sends `pushes`, wave after wave, at most 64 at a time. A connection that answers 410 closed
+/// without a `$disconnect` we saw: its record is removed and, once the wave is done, each of
+/// its users left without a connection is announced offline (as after `$disconnect`), in a wave
+/// of its own before the next one. This is the only place presence follows from a push.
+pub async fn deliver(app: &App, pushes: Pushes) -> Delivery {
+    let mut delivery = Delivery::default();
+    let mut waves: VecDeque<Vec<Push>> = pushes.waves.into();
+    while let Some(wave) = waves.pop_front() {
+        let gone = send_wave(app, wave, &mut delivery).await;
+        if gone.is_empty() {
+            continue;
+        }
+        forget(app, &gone).await;
+        let left: BTreeSet<&str> = gone.iter().filter(|p| !p.presence).map(|p| p.user_id.as_str()).collect();
+        let announcements = futures::future::join_all(left.into_iter().map(|user| presence::offline(app, user))).await;
+        let follow_up = Pushes::presence(announcements.into_iter().flatten());
+        for wave in follow_up.waves.into_iter().rev() {
+            waves.push_front(wave);
+        }
+        delivery.gone_users.extend(gone.into_iter().map(|p| p.user_id));
+    }
+    delivery.gone_users.sort();
+    delivery.gone_users.dedup();
+    delivery
+}
+
+/// Pushes one wave; returns the pushes whose connection is gone.
+async fn send_wave(app: &App, wave: Vec<Push>, delivery: &mut Delivery) -> Vec<Push> {
+    let outcomes: Vec<(Push, PushOutcome)> = futures::stream::iter(wave)
+        .map(|push| async move {
+            let outcome = app.pusher.push(&push.connection_id, &push.payload).await;
+            (push, outcome)
+        })
+        .buffer_unordered(MAX_CONCURRENT_PUSHES)
+        .collect()
+        .await;
+    let mut gone = Vec::new();
+    for (push, outcome) in outcomes {
+        match outcome {
+            PushOutcome::Delivered => delivery.delivered += 1,
+            PushOutcome::Gone => {
+                delivery.gone += 1;
+                gone.push(push);
+            }
+            PushOutcome::Failed(reason) => {
+                delivery.failed += 1;
+                tracing::warn!(connection = %push.connection_id, %reason, "push failed");
+            }
+        }
+    }
+    gone
+}
+
+/// Removes the records of gone connections, all at once.
+async fn forget(app: &App, gone: &[Push]) {
+    let removals = gone.iter().map(|p| app.store.delete_connection(&p.user_id, &p.connection_id));
+    for (push, result) in gone.iter().zip(futures::future::join_all(removals).await) {
+        match result {
+            Ok(()) => tracing::info!(connection = %push.connection_id, "removed gone connection"),
+            Err(e) => tracing::warn!(connection = %push.connection_id, error = %e, "could not remove gone connection"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets(ids: &[(&str, &str)]) -> Vec<(String, String)> {
+        ids.iter().map(|(u, c)| (u.to_string(), c.to_string())).collect()
+    }
+
+    fn connections(pushes: &Pushes) -> Vec<Vec<&str>> {
+        pushes.waves.iter().map(|w| w.iter().map(|p| p.connection_id.as_str()).collect()).collect()
+    }
+
+    #[test]
+    fn waves_keep_their_order_and_never_hold_nothing() {
+        let pong = ServerEvent::Pong { request_id: None };
+        let reply = Pushes::to_connection("a", "c1", &pong);
+        let fan_out = Pushes::to_connections(targets(&[("a", "c1"), ("a", "c2"), ("b", "c3")]), &pong, Some("c1"));
+        let both = reply.then(Pushes::none()).then(fan_out);
+        assert_eq!(connections(&both), vec![vec!["c1"], vec!["c2", "c3"]]);
+        let merged = both.and(Pushes::to_connection("b", "c4", &pong));
+        assert_eq!(connections(&merged), vec![vec!["c1", "c4"], vec!["c2", "c3"]]);
+        let without = merged.without_connection("c1").without_connection("c4");
+        assert_eq!(connections(&without), vec![vec!["c2", "c3"]]);
+        assert!(Pushes::to_connections(Vec::new(), &pong, None).waves.is_empty());
+        assert!(Pushes::presence(None).waves.is_empty());
+    }
+
+    #[test]
+    fn presence_pushes_are_marked() {
+        let announcement = Announcement { payload: "{}".into(), targets: targets(&[("b", "c1"), ("c", "c2")]) };
+        let pushes = Pushes::presence(Some(announcement));
+        assert_eq!(connections(&pushes), vec![vec!["c1", "c2"]]);
+        assert!(pushes.waves[0].iter().all(|p| p.presence));
+        let pong = ServerEvent::Pong { request_id: None };
+        assert!(!Pushes::to_connection("a", "c", &pong).waves[0][0].presence);
+    }
+}

@@ -1,4 +1,5 @@
-//! One error type for every use case, mapped to the contract's codes (CONTRACT.md §4, §5).
+//! One error type for every use case, mapped to the contract's codes (docs/protocol.md: the REST
+//! error body and the WebSocket `error` event).
 
 use serde::Serialize;
 

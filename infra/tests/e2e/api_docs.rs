@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::support::TestEnv;
 
-/// Every REST operation of CONTRACT.md §4, as the document must list it.
+/// Every REST operation of the product (docs/protocol.md, REST), as the document must list it.
 const CONTRACT_OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/auth/register"),
     ("POST", "/auth/login"),
@@ -43,7 +43,7 @@ const CONTRACT_OPERATIONS: &[(&str, &str)] = &[
     ("GET", "/docs"),
 ];
 
-/// Endpoints without auth (CONTRACT.md §4).
+/// Endpoints without auth (docs/protocol.md, REST).
 const PUBLIC: &[&str] =
     &["/auth/register", "/auth/login", "/auth/refresh", "/auth/logout", "/health", "/openapi.json", "/docs"];
 

@@ -1,4 +1,4 @@
-//! Limits end to end (CONTRACT.md §6): the per-user WebSocket action limit, the auth attempt
+//! Limits end to end (docs/protocol.md, limits): the per-user WebSocket action limit, the auth attempt
 //! limits per source IP and per account (429 before any password check), and the frame size limit
 //! on every route. The windows are set to an hour here, so no window can roll over mid-test.
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::bootstrap::LocalQueue;
-use crate::gateway::{GatewayOptions, RunningGateway, serve};
+use crate::gateway::{ConnectionLimits, GatewayOptions, RunningGateway, serve};
 use crate::invoke::{Invoke, InvokeError};
 use crate::schedules::{LocalSchedules, Tasks};
 use crate::sqs_mapping::PollOptions;
@@ -88,11 +88,20 @@ pub struct LocalOptions {
     /// Template parameter overrides (`CHAT_PARAMETER_<Name>=value`), as `sam deploy
     /// --parameter-overrides`.
     pub parameters: BTreeMap<String, String>,
+    /// WebSocket idle timeout and maximum connection duration (`CHAT_LOCAL_IDLE_TIMEOUT_SECS`,
+    /// default 600, and `CHAT_LOCAL_MAX_CONNECTION_SECS`, default 7200, as on API Gateway).
+    pub connection_limits: ConnectionLimits,
 }
 
 impl Default for LocalOptions {
     fn default() -> Self {
-        Self { clock: true, visibility_timeout_secs: None, poll: PollOptions::default(), parameters: BTreeMap::new() }
+        Self {
+            clock: true,
+            visibility_timeout_secs: None,
+            poll: PollOptions::default(),
+            parameters: BTreeMap::new(),
+            connection_limits: ConnectionLimits::default(),
+        }
     }
 }
 
@@ -110,6 +119,17 @@ impl LocalOptions {
         if let Some(v) = var("CHAT_LOCAL_SQS_POLL_MS") {
             options.poll.interval =
                 Duration::from_millis(v.parse().map_err(|_| "CHAT_LOCAL_SQS_POLL_MS is not a number")?);
+        }
+        let seconds = |key: &str| -> Result<Option<Duration>, String> {
+            var(key)
+                .map(|v| v.parse().map(Duration::from_secs).map_err(|_| format!("{key} is not a number")))
+                .transpose()
+        };
+        if let Some(idle) = seconds("CHAT_LOCAL_IDLE_TIMEOUT_SECS")? {
+            options.connection_limits.idle_timeout = idle;
+        }
+        if let Some(max) = seconds("CHAT_LOCAL_MAX_CONNECTION_SECS")? {
+            options.connection_limits.max_duration = max;
         }
         for (key, value) in std::env::vars() {
             if let Some(name) = key.strip_prefix("CHAT_PARAMETER_") {
@@ -167,7 +187,11 @@ pub async fn start_with(
         let mut clock = schedules.start_clock();
         event_tasks.0.append(&mut clock.0);
     }
-    let gateway_options = GatewayOptions { admin: Some(schedules.admin_router()), ..GatewayOptions::default() };
+    let gateway_options = GatewayOptions {
+        admin: Some(schedules.admin_router()),
+        limits: options.connection_limits,
+        ..GatewayOptions::default()
+    };
     let gateway =
         serve(functions, template, gateway_options, ws_listener, http_listener).await.map_err(|e| e.to_string())?;
     Ok(LocalBackend { gateway, app, sdk, queues, schedules, event_tasks })

@@ -3,8 +3,11 @@
 //! template.yaml's routes. It knows API Gateway's behaviour and event shapes, nothing of chat:
 //! every request becomes the JSON event AWS would send, handed to an [`Invoke`] by function name.
 
+mod authorizer;
 mod connections;
 mod http_api;
+mod route;
+mod socket;
 mod state;
 mod websocket;
 
@@ -17,6 +20,7 @@ use axum::Router;
 use axum::routing::any;
 use tokio::net::TcpListener;
 
+pub use socket::{ConnectionLimits, MAX_FRAME_BYTES};
 pub use state::MAX_MESSAGE_BYTES;
 use state::{GatewayState, Outbound};
 
@@ -28,11 +32,13 @@ pub struct GatewayOptions {
     pub api_id: String,
     /// Extra routes on the HTTP port, ahead of the HTTP API (`/_local/schedules/{name}/run`).
     pub admin: Option<Router>,
+    /// Idle timeout and maximum duration of a WebSocket connection.
+    pub limits: ConnectionLimits,
 }
 
 impl Default for GatewayOptions {
     fn default() -> Self {
-        Self { stage: "local".into(), api_id: "local".into(), admin: None }
+        Self { stage: "local".into(), api_id: "local".into(), admin: None, limits: ConnectionLimits::default() }
     }
 }
 
@@ -87,18 +93,16 @@ pub async fn serve(
     ws_listener: TcpListener,
     http_listener: TcpListener,
 ) -> std::io::Result<RunningGateway> {
-    let route_field = template
-        .route_selection_expression
-        .strip_prefix("$request.body.")
-        .ok_or_else(|| std::io::Error::other("only $request.body.<field> route selection is emulated"))?
-        .to_string();
-    let GatewayOptions { stage, api_id, admin } = options;
+    let route_path =
+        route::parse_selection_expression(&template.route_selection_expression).map_err(std::io::Error::other)?;
+    let GatewayOptions { stage, api_id, admin, limits } = options;
     let state = Arc::new(GatewayState {
         invoker,
         template,
         stage,
         api_id,
-        route_field,
+        route_path,
+        limits,
         connections: Mutex::new(HashMap::new()),
     });
     let ws_addr = ws_listener.local_addr()?;

@@ -12,6 +12,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
+use super::route::Step;
+use super::socket::ConnectionLimits;
 use crate::invoke::{Invoke, InvokeError};
 use crate::template::Template;
 
@@ -23,8 +25,10 @@ pub(crate) struct GatewayState {
     pub template: Template,
     pub stage: String,
     pub api_id: String,
-    /// The body field named by the route selection expression (`$request.body.<field>`).
-    pub route_field: String,
+    /// The body path of the route selection expression (`$request.body.<path>`).
+    pub route_path: Vec<Step>,
+    /// Idle timeout and maximum duration of a connection.
+    pub limits: ConnectionLimits,
     pub connections: Mutex<HashMap<String, Arc<Connection>>>,
 }
 
@@ -34,7 +38,8 @@ pub(crate) struct Connection {
     pub last_active_ms: AtomicI64,
     pub source_ip: String,
     pub user_agent: String,
-    pub headers: Map<String, Value>,
+    /// `requestContext.domainName` of this connection's events (the Host it connected to).
+    pub domain: String,
     /// `requestContext.authorizer` for every event of this connection.
     pub authorizer: Map<String, Value>,
     /// Set when the test harness drops the socket without a `$disconnect`.

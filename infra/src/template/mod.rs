@@ -44,8 +44,31 @@ pub struct Template {
 pub struct Authorizer {
     /// The binary of the authorizer function.
     pub function: String,
-    /// Query string parameters that must be present (`route.request.querystring.X`), else 401.
-    pub required_query: Vec<String>,
+    /// What must be present and non-empty, else 401 without calling the authorizer.
+    pub identity_sources: Vec<IdentitySource>,
+}
+
+/// One entry of an authorizer's `IdentitySource`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// `route.request.querystring.<name>`
+    Query(String),
+    /// `route.request.header.<name>` (matched case-insensitively, as HTTP header names are)
+    Header(String),
+}
+
+impl IdentitySource {
+    fn parse(source: &str) -> Result<Self, Error> {
+        if let Some(name) = source.strip_prefix("route.request.querystring.") {
+            Ok(Self::Query(name.to_string()))
+        } else if let Some(name) = source.strip_prefix("route.request.header.") {
+            Ok(Self::Header(name.to_ascii_lowercase()))
+        } else {
+            Err(format!(
+                "identity source {source:?}: only route.request.querystring.* and route.request.header.* are emulated"
+            ))
+        }
+    }
 }
 
 impl Template {
@@ -114,19 +137,15 @@ impl Template {
         for (id, resource) in by_type("AWS::ApiGatewayV2::Authorizer") {
             let props = resource.get("Properties");
             let function = function_of(props.and_then(|p| p.get("AuthorizerUri")), &id)?;
-            let required_query = props
+            let identity_sources = props
                 .and_then(|p| p.get("IdentitySource"))
                 .and_then(Value::as_sequence)
-                .map(|sources| {
-                    sources
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .filter_map(|s| s.strip_prefix("route.request.querystring."))
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            authorizers.insert(id, Authorizer { function, required_query });
+                .into_iter()
+                .flatten()
+                .map(|s| s.as_str().ok_or_else(|| format!("{id}: IdentitySource entries must be strings")))
+                .map(|s| s.and_then(IdentitySource::parse))
+                .collect::<Result<Vec<_>, _>>()?;
+            authorizers.insert(id, Authorizer { function, identity_sources });
         }
 
         let mut ws_routes = BTreeMap::new();

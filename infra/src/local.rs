@@ -91,6 +91,8 @@ pub struct LocalOptions {
     /// WebSocket idle timeout and maximum connection duration (`CHAT_LOCAL_IDLE_TIMEOUT_SECS`,
     /// default 600, and `CHAT_LOCAL_MAX_CONNECTION_SECS`, default 7200, as on API Gateway).
     pub connection_limits: ConnectionLimits,
+    /// The web client served at `GET /` of the HTTP port (default web/app of this checkout).
+    pub web_root: Option<std::path::PathBuf>,
 }
 
 impl Default for LocalOptions {
@@ -101,6 +103,7 @@ impl Default for LocalOptions {
             poll: PollOptions::default(),
             parameters: BTreeMap::new(),
             connection_limits: ConnectionLimits::default(),
+            web_root: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/app")),
         }
     }
 }
@@ -190,6 +193,7 @@ pub async fn start_with(
     let gateway_options = GatewayOptions {
         admin: Some(schedules.admin_router()),
         limits: options.connection_limits,
+        web_root: options.web_root.clone(),
         ..GatewayOptions::default()
     };
     let gateway =

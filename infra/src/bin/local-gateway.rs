@@ -65,6 +65,7 @@ async fn run() -> Result<(), String> {
     let options = local::LocalOptions::from_env()?;
     let clock = options.clock;
     let backend = local::start_with(&template, &endpoint, config, ws, http, options).await?;
+    println!("web client     {}/", backend.gateway.http_url());
     println!("HTTP API       {}", backend.gateway.http_url());
     println!("WebSocket API  {}/?token=<access token>", backend.gateway.ws_url());
     println!("@connections   {}/@connections/{{id}}", backend.gateway.ws_url());

@@ -1,5 +1,6 @@
 //! The HTTP API: every request becomes a payload format 2.0 event for the template's HTTP
-//! function, and its answer the HTTP response, with the template's CORS headers.
+//! function, and its answer the HTTP response, with the template's CORS headers. GET of a file of
+//! the web client (`web_app.rs`) is answered before it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +23,11 @@ pub(crate) async fn http_api(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    if let Some(web) = &state.web
+        && let Some(file) = web.serve(request.method(), request.uri().path()).await
+    {
+        return file;
+    }
     let origin = request.headers().get("origin").and_then(|v| v.to_str().ok()).map(str::to_string);
     let with_cors = |response| add_cors_headers(state.template.http_cors.as_ref(), origin.as_deref(), response);
     // With a CorsConfiguration, API Gateway answers preflight requests itself.

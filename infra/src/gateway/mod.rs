@@ -9,6 +9,7 @@ mod http_api;
 mod route;
 mod socket;
 mod state;
+mod web_app;
 mod websocket;
 
 use std::collections::HashMap;
@@ -34,11 +35,19 @@ pub struct GatewayOptions {
     pub admin: Option<Router>,
     /// Idle timeout and maximum duration of a WebSocket connection.
     pub limits: ConnectionLimits,
+    /// The web client's folder, served on the HTTP port for paths that are not the API's.
+    pub web_root: Option<std::path::PathBuf>,
 }
 
 impl Default for GatewayOptions {
     fn default() -> Self {
-        Self { stage: "local".into(), api_id: "local".into(), admin: None, limits: ConnectionLimits::default() }
+        Self {
+            stage: "local".into(),
+            api_id: "local".into(),
+            admin: None,
+            limits: ConnectionLimits::default(),
+            web_root: None,
+        }
     }
 }
 
@@ -95,7 +104,11 @@ pub async fn serve(
 ) -> std::io::Result<RunningGateway> {
     let route_path =
         route::parse_selection_expression(&template.route_selection_expression).map_err(std::io::Error::other)?;
-    let GatewayOptions { stage, api_id, admin, limits } = options;
+    let GatewayOptions { stage, api_id, admin, limits, web_root } = options;
+    let ws_addr = ws_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+    let web =
+        web_root.map(|root| web_app::WebApp::new(root, &format!("http://{http_addr}"), &format!("ws://{ws_addr}")));
     let state = Arc::new(GatewayState {
         invoker,
         template,
@@ -103,10 +116,9 @@ pub async fn serve(
         api_id,
         route_path,
         limits,
+        web,
         connections: Mutex::new(HashMap::new()),
     });
-    let ws_addr = ws_listener.local_addr()?;
-    let http_addr = http_listener.local_addr()?;
 
     let ws_router = Router::new()
         .route("/@connections/{id}", any(connections::management))

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::route::Step;
 use super::socket::ConnectionLimits;
+use super::web_app::WebApp;
 use crate::invoke::{Invoke, InvokeError};
 use crate::template::Template;
 
@@ -29,6 +30,8 @@ pub(crate) struct GatewayState {
     pub route_path: Vec<Step>,
     /// Idle timeout and maximum duration of a connection.
     pub limits: ConnectionLimits,
+    /// The web client served on the HTTP port, if any.
+    pub web: Option<WebApp>,
     pub connections: Mutex<HashMap<String, Arc<Connection>>>,
 }
 

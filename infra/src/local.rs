@@ -93,6 +93,9 @@ pub struct LocalOptions {
     pub connection_limits: ConnectionLimits,
     /// The web client served at `GET /` of the HTTP port (default web/app of this checkout).
     pub web_root: Option<std::path::PathBuf>,
+    /// How often the gateway checks that the table still exists and re-creates the template's
+    /// resources when the emulator lost them (`CHAT_LOCAL_RECOVERY_MS`, default 1000).
+    pub recovery_interval: Duration,
 }
 
 impl Default for LocalOptions {
@@ -103,6 +106,7 @@ impl Default for LocalOptions {
             poll: PollOptions::default(),
             parameters: BTreeMap::new(),
             connection_limits: ConnectionLimits::default(),
+            recovery_interval: Duration::from_secs(1),
             web_root: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/app")),
         }
     }
@@ -133,6 +137,10 @@ impl LocalOptions {
         }
         if let Some(max) = seconds("CHAT_LOCAL_MAX_CONNECTION_SECS")? {
             options.connection_limits.max_duration = max;
+        }
+        if let Some(v) = var("CHAT_LOCAL_RECOVERY_MS") {
+            options.recovery_interval =
+                Duration::from_millis(v.parse().map_err(|_| "CHAT_LOCAL_RECOVERY_MS is not a number")?);
         }
         for (key, value) in std::env::vars() {
             if let Some(name) = key.strip_prefix("CHAT_PARAMETER_") {
@@ -171,9 +179,11 @@ pub async fn start_with(
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     crate::bootstrap::create_table(&dynamo, &config.table, &template.table).await?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let sqs_for_recovery = sqs.clone();
     let queues =
         crate::bootstrap::create_queues(&sqs, &config.table, &template.events.queues, options.visibility_timeout_secs)
             .await?;
+    let config_table = config.table.clone();
     let ws_addr = ws_listener.local_addr().map_err(|e| e.to_string())?;
     config.management_endpoint = Some(format!("http://{ws_addr}"));
     // The queue URL the template hands a function (`CHAT_SCHEDULE_QUEUE_URL: !Ref TheQueue`).
@@ -184,8 +194,14 @@ pub async fn start_with(
     let functions: Arc<dyn Invoke> = Arc::new(ChatFunctions::new(app.clone()));
 
     let schedules = LocalSchedules::new(functions.clone(), template.events.schedules.clone());
-    let mut event_tasks =
-        crate::sqs_mapping::start(functions.clone(), sqs, &template.events.queue_mappings, &queues, options.poll)?;
+    let mut event_tasks = crate::sqs_mapping::start(
+        functions.clone(),
+        sqs,
+        &template.events.queue_mappings,
+        &queues,
+        options.poll.clone(),
+    )?;
+    event_tasks.0.push(watch_resources(&dynamo, &sqs_for_recovery, &config_table, &template, &options));
     if options.clock {
         let mut clock = schedules.start_clock();
         event_tasks.0.append(&mut clock.0);
@@ -199,4 +215,26 @@ pub async fn start_with(
     let gateway =
         serve(functions, template, gateway_options, ws_listener, http_listener).await.map_err(|e| e.to_string())?;
     Ok(LocalBackend { gateway, app, sdk, queues, schedules, event_tasks })
+}
+
+/// Re-creates the table and the queues (same names, so the same URLs) when the emulator lost them.
+fn watch_resources(
+    dynamo: &aws_sdk_dynamodb::Client,
+    sqs: &aws_sdk_sqs::Client,
+    table: &str,
+    template: &Template,
+    options: &LocalOptions,
+) -> tokio::task::JoinHandle<()> {
+    let (dynamo_c, sqs, name) = (dynamo.clone(), sqs.clone(), table.to_string());
+    let (definition, queues) = (template.table.clone(), template.events.queues.clone());
+    let visibility = options.visibility_timeout_secs;
+    let recreate: crate::recovery::Recreate = Box::new(move || {
+        let (dynamo, sqs, name, definition, queues) =
+            (dynamo_c.clone(), sqs.clone(), name.clone(), definition.clone(), queues.clone());
+        Box::pin(async move {
+            crate::bootstrap::create_table(&dynamo, &name, &definition).await?;
+            crate::bootstrap::create_queues(&sqs, &name, &queues, visibility).await.map(|_| ())
+        })
+    });
+    crate::recovery::watch(dynamo.clone(), table.to_string(), options.recovery_interval, recreate)
 }

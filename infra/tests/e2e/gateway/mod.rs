@@ -4,6 +4,7 @@
 mod client;
 mod handshake;
 mod lifecycle;
+mod recovery;
 mod web_app;
 
 use std::collections::BTreeSet;

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::bootstrap::LocalQueue;
 use crate::gateway::{ConnectionLimits, GatewayOptions, RunningGateway, serve};
-use crate::invoke::{Invoke, InvokeError};
+use crate::invoke::{Invoke, InvokeError, Limited};
 use crate::schedules::{LocalSchedules, Tasks};
 use crate::sqs_mapping::PollOptions;
 use crate::template::Template;
@@ -96,6 +96,10 @@ pub struct LocalOptions {
     /// How often the gateway checks that the table still exists and re-creates the template's
     /// resources when the emulator lost them (`CHAT_LOCAL_RECOVERY_MS`, default 1000).
     pub recovery_interval: Duration,
+    /// Lambda's account concurrency, shared by the functions without reserved concurrency
+    /// (`CHAT_LOCAL_ACCOUNT_CONCURRENCY`, default 64: AWS's default is 1,000, but one moto
+    /// process serialises every request and has no back-pressure of its own).
+    pub account_concurrency: usize,
 }
 
 impl Default for LocalOptions {
@@ -107,6 +111,7 @@ impl Default for LocalOptions {
             parameters: BTreeMap::new(),
             connection_limits: ConnectionLimits::default(),
             recovery_interval: Duration::from_secs(1),
+            account_concurrency: 64,
             web_root: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/app")),
         }
     }
@@ -137,6 +142,9 @@ impl LocalOptions {
         }
         if let Some(max) = seconds("CHAT_LOCAL_MAX_CONNECTION_SECS")? {
             options.connection_limits.max_duration = max;
+        }
+        if let Some(v) = var("CHAT_LOCAL_ACCOUNT_CONCURRENCY") {
+            options.account_concurrency = v.parse().map_err(|_| "CHAT_LOCAL_ACCOUNT_CONCURRENCY is not a number")?;
         }
         if let Some(v) = var("CHAT_LOCAL_RECOVERY_MS") {
             options.recovery_interval =
@@ -191,7 +199,12 @@ pub async fn start_with(
         config.scheduling.queue_url = queues.get(queue).map(|q| q.url.clone());
     }
     let app = App::with_sdk_config(config, &sdk).map_err(|e| e.to_string())?;
-    let functions: Arc<dyn Invoke> = Arc::new(ChatFunctions::new(app.clone()));
+    // Lambda's rules (each function's Timeout, reserved or account concurrency) around the code.
+    let functions: Arc<dyn Invoke> = Arc::new(Limited::new(
+        Arc::new(ChatFunctions::new(app.clone())),
+        &template.function_limits,
+        options.account_concurrency,
+    ));
 
     let schedules = LocalSchedules::new(functions.clone(), template.events.schedules.clone());
     let mut event_tasks = crate::sqs_mapping::start(

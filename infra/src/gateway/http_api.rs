@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
 
-use super::state::{GatewayState, new_request_id, now_ms, plain, query_json, request_time};
+use super::state::{GatewayState, integration_failure, new_request_id, now_ms, plain, query_json, request_time};
 use crate::account::ACCOUNT_ID;
 use crate::template::cors::Cors;
 
@@ -89,11 +89,15 @@ pub(crate) async fn http_api(
         "body": body_value,
         "isBase64Encoded": is_base64,
     });
+    if !state.buckets.allow_http() {
+        return with_cors(plain(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"));
+    }
     let answer = match state.invoke(&state.template.http_function, event).await {
         Ok(answer) => answer,
-        Err(message) => {
-            tracing::error!(%message, "HTTP integration failed");
-            return with_cors(plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"));
+        Err(error) => {
+            tracing::error!(%error, "HTTP integration failed");
+            let (status, message) = integration_failure(&error);
+            return with_cors(plain(status, message));
         }
     };
     with_cors(http_answer(&answer))

@@ -9,6 +9,7 @@ mod http_api;
 mod route;
 mod socket;
 mod state;
+mod throttle;
 mod web_app;
 mod websocket;
 
@@ -109,6 +110,7 @@ pub async fn serve(
     let http_addr = http_listener.local_addr()?;
     let web =
         web_root.map(|root| web_app::WebApp::new(root, &format!("http://{http_addr}"), &format!("ws://{ws_addr}")));
+    let buckets = throttle::StageBuckets::new(&template.throttles, template.ws_routes.keys());
     let state = Arc::new(GatewayState {
         invoker,
         template,
@@ -116,6 +118,7 @@ pub async fn serve(
         api_id,
         route_path,
         limits,
+        buckets,
         web,
         connections: Mutex::new(HashMap::new()),
     });

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use super::route::select_route;
 use super::state::{Connection, GatewayState, Outbound, new_request_id, now_ms};
 use super::websocket::{ConnInfo, disconnect_event, ws_context};
+use crate::invoke::InvokeError;
 
 /// API Gateway's limit for one WebSocket frame: a bigger one closes the connection with 1009.
 pub const MAX_FRAME_BYTES: usize = 32 * 1024;
@@ -166,14 +167,23 @@ async fn integrate(state: Arc<GatewayState>, connection_id: String, connection: 
         let _ = connection.outbound.send(Outbound::Text(answer.to_string()));
         return;
     };
+    let refuse = |message: &str| {
+        let answer = json!({"message": message, "connectionId": connection_id, "requestId": new_request_id()});
+        let _ = connection.outbound.send(Outbound::Text(answer.to_string()));
+    };
+    if !state.buckets.allow_ws(&route_key) {
+        return refuse("Too Many Requests");
+    }
     let info = ConnInfo::from(connection.as_ref());
     let mut ctx = ws_context(&state, &route_key, "MESSAGE", &connection_id, &connection.domain, &info);
     ctx.insert("messageId".into(), Value::String(new_request_id()));
     let event = json!({"requestContext": ctx, "body": body, "isBase64Encoded": false});
-    if let Err(message) = state.invoke(function, event).await {
-        tracing::error!(route = %route_key, %message, "integration failed");
-        let answer =
-            json!({"message": "Internal server error", "connectionId": connection_id, "requestId": new_request_id()});
-        let _ = connection.outbound.send(Outbound::Text(answer.to_string()));
+    match state.invoke(function, event).await {
+        Ok(_) => {}
+        Err(InvokeError::Throttled) => refuse("Too Many Requests"),
+        Err(error) => {
+            tracing::error!(route = %route_key, %error, "integration failed");
+            refuse("Internal server error");
+        }
     }
 }

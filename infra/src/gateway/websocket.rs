@@ -16,8 +16,8 @@ use tokio::sync::mpsc;
 use super::authorizer;
 use super::socket::{MAX_FRAME_BYTES, run_connection};
 use super::state::{
-    Connection, GatewayState, MAX_MESSAGE_BYTES, new_connection_id, new_request_id, now_ms, plain, query_json,
-    request_time,
+    Connection, GatewayState, MAX_MESSAGE_BYTES, integration_failure, new_connection_id, new_request_id, now_ms, plain,
+    query_json, request_time,
 };
 use crate::account::{ACCOUNT_ID, REGION};
 use crate::invoke::InvokeError;
@@ -131,6 +131,9 @@ pub(crate) async fn websocket_handshake(
         authorizer: Map::new(),
     };
 
+    if !state.buckets.allow_ws("$connect") {
+        return plain(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+    }
     // The Lambda REQUEST authorizer: a missing identity source is refused without calling it.
     if let Some(auth) = &state.template.connect_authorizer {
         if !authorizer::identity_present(&auth.identity_sources, &query, &headers) {
@@ -151,9 +154,10 @@ pub(crate) async fn websocket_handshake(
             Err(InvokeError::Failed(message)) if message == "Unauthorized" => {
                 return plain(StatusCode::UNAUTHORIZED, "Unauthorized");
             }
-            Err(message) => {
-                tracing::error!(%message, "authorizer failed");
-                return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+            Err(error) => {
+                tracing::error!(%error, "authorizer failed");
+                let (status, message) = integration_failure(&error);
+                return plain(status, message);
             }
             Ok(answer) => match authorizer::check_answer(&answer, &method_arn) {
                 Ok(context) => info.authorizer = context,
@@ -185,9 +189,10 @@ pub(crate) async fn websocket_handshake(
                     returned_headers = headers.clone();
                 }
             }
-            Err(message) => {
-                tracing::error!(%message, "$connect failed");
-                return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+            Err(error) => {
+                tracing::error!(%error, "$connect failed");
+                let (status, message) = integration_failure(&error);
+                return plain(status, message);
             }
         }
     }

@@ -7,6 +7,7 @@
 pub mod cors;
 pub mod events;
 pub mod intrinsics;
+pub mod limits;
 pub mod schedule_expression;
 pub mod table;
 
@@ -38,6 +39,10 @@ pub struct Template {
     /// EventBridge rules (functions' `Schedule`/`ScheduleV2` events), SQS queues and the SQS
     /// event-source mappings (functions' `SQS` events): see `events.rs`.
     pub events: EventDefinitions,
+    /// Each function's `Timeout` and reserved concurrency, by binary.
+    pub function_limits: BTreeMap<String, limits::FunctionLimits>,
+    /// The stages' throttling (WebSocket stage and HTTP API).
+    pub throttles: limits::StageThrottles,
 }
 
 #[derive(Debug, Clone)]
@@ -187,6 +192,8 @@ impl Template {
 
         let events = EventDefinitions::parse(&doc, &scope, &functions)?;
         let http_cors = Cors::of_api(&doc, http_api, &scope)?;
+        let function_limits = limits::function_limits(&doc, &scope, &functions)?;
+        let throttles = limits::stage_throttles(&doc, &scope)?;
 
         Ok(Self {
             events,
@@ -197,6 +204,8 @@ impl Template {
             http_cors,
             table,
             functions,
+            function_limits,
+            throttles,
         })
     }
 

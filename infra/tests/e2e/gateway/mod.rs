@@ -1,6 +1,7 @@
 //! The local gateway behaves as API Gateway does, and agrees with template.yaml. One file per
 //! group of API Gateway's rules; this one holds the template agreement and `@connections`.
 
+mod back_pressure;
 mod client;
 mod handshake;
 mod lifecycle;
@@ -55,6 +56,16 @@ fn template_routes_functions_and_binaries_agree() {
     let in_registry: BTreeSet<String> = Function::ALL.iter().map(|f| f.binary().to_string()).collect();
     assert_eq!(bins, in_template, "functions/src/bin vs template.yaml");
     assert_eq!(in_registry, in_template, "registry vs template.yaml");
+
+    // Lambda's and API Gateway's limits as the template sets them, which the gateway applies
+    use chat_local::template::limits::Throttle;
+    let throttle = |rate: f64, burst: f64| Some(Throttle { rate, burst });
+    assert_eq!(t.throttles.websocket_default, throttle(100.0, 200.0));
+    assert_eq!(t.throttles.websocket_routes.get("$connect").copied(), throttle(50.0, 100.0));
+    assert_eq!(t.throttles.http_default, throttle(100.0, 200.0));
+    assert_eq!(t.function_limits.len(), t.functions.len());
+    assert!(t.function_limits.values().all(|l| (1..=900).contains(&l.timeout_secs)));
+    assert_eq!(t.function_limits["scheduler-planner"].timeout_secs, 300);
 
     let table = &t.table;
     assert_eq!((table.hash_key.as_str(), table.range_key.as_deref()), ("pk", Some("sk")));

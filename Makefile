@@ -4,12 +4,17 @@
 CARGO ?= cargo
 VENV_SH := infra/scripts/venv.sh
 
-.PHONY: dev test fmt fmt-check clippy test-rust test-web lint-template lint-api package deploy-web bench venv tools clean-venv
+.PHONY: dev dev-reset test fmt fmt-check clippy test-rust test-web lint-template lint-api package deploy-web bench venv tools clean-venv
 
 ## dev: start moto (unless AWS_ENDPOINT_URL is set), create the table, serve the HTTP API on
 ## :3000 and the WebSocket API on :3001 (CHAT_HTTP_PORT / CHAT_WS_PORT override). Ctrl-C stops all.
 dev: venv
 	$(CARGO) run --bin local-gateway
+
+## dev-reset: `make dev` from an empty emulator (deletes the state kept under .local/).
+dev-reset:
+	rm -rf .local
+	$(MAKE) dev
 
 ## test: formatting, lints, unit + integration + end-to-end tests, the web client's browser tests,
 ## template and API-document lint.

@@ -49,7 +49,20 @@ async fn main() {
     let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
-    let backend = local::start(&template, &proxy_url, config, ws, http).await.expect("backend");
+    // The bench measures the code, not API Gateway's throttles: lift the stage limits and the
+    // local account concurrency (`throttle` measures where the defaults start refusing).
+    let mut options = local::LocalOptions { account_concurrency: 1000, ..Default::default() };
+    for name in [
+        "WebSocketThrottlingRateLimit",
+        "WebSocketThrottlingBurstLimit",
+        "HttpThrottlingRateLimit",
+        "HttpThrottlingBurstLimit",
+        "WebSocketConnectThrottlingRateLimit",
+        "WebSocketConnectThrottlingBurstLimit",
+    ] {
+        options.parameters.insert(name.to_string(), "100000".to_string());
+    }
+    let backend = local::start_with(&template, &proxy_url, config, ws, http, options).await.expect("backend");
     let bench = Bench { backend, proxy: proxy.clone(), http: reqwest::Client::new() };
 
     let mut scene = Scene::set_up(&bench).await;

@@ -20,3 +20,5 @@ mod presence;
 mod receipts;
 mod scheduled;
 mod users;
+// defects branch: sizes, security, fuzz, load, stale presence
+mod sizes;

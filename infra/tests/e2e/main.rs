@@ -21,4 +21,5 @@ mod receipts;
 mod scheduled;
 mod users;
 // defects branch: sizes, security, fuzz, load, stale presence
+mod passwords;
 mod sizes;

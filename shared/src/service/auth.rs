@@ -19,12 +19,12 @@ pub async fn register(app: &App, body: RegisterBody) -> Result<TokenPair> {
     let email = body.email.trim().to_string();
     user::validate_username(&username)?;
     user::validate_email(&email)?;
-    user::validate_password(&body.password)?;
+    let password = password::normalize(&body.password);
+    user::validate_password(&password)?;
     let display_name = match body.display_name {
         Some(name) => user::validate_display_name(&name)?,
         None => username.clone(),
     };
-    let password = body.password;
     let hash = blocking(move || password::hash(&password)).await??;
     let new_user = User {
         id: new_id(),
@@ -58,7 +58,9 @@ pub async fn login(app: &App, body: LoginBody, source_ip: Option<&str>) -> Resul
         }
     });
     ip_allowed?;
-    if login.is_empty() || login.len() > user::EMAIL_MAX || body.password.len() > user::PASSWORD_MAX {
+    // The register rule (auth/password.rs): NFKC, then at most PASSWORD_MAX scalar values.
+    let password = password::normalize(&body.password);
+    if login.is_empty() || login.len() > user::EMAIL_MAX || password::length(&password) > user::PASSWORD_MAX {
         return Err(bad());
     }
     // The per-account attempt limit, checked before any password work. Keyed by the user id when
@@ -74,13 +76,19 @@ pub async fn login(app: &App, body: LoginBody, source_ip: Option<&str>) -> Resul
             None
         }
     };
-    let password = body.password;
     let Some(record) = record else {
         blocking(move || password::verify_against_nothing(&password)).await?;
         return Err(bad());
     };
     let hash = record.password_hash.clone();
-    if !blocking(move || password::verify(&password, &hash)).await? {
+    let raw = body.password;
+    let matches = blocking(move || {
+        // A hash made before passwords were normalised was made from the raw text: accept it
+        // too (a second argon2 run only for passwords that normalisation changes).
+        password::verify(&password, &hash) || (raw != password && password::verify(&raw, &hash))
+    })
+    .await?;
+    if !matches {
         return Err(bad());
     }
     let user_id = record.user.id.clone();

@@ -22,4 +22,5 @@ mod scheduled;
 mod users;
 // defects branch: sizes, security, fuzz, load, stale presence
 mod passwords;
+mod security;
 mod sizes;

@@ -63,19 +63,18 @@ pub async fn login(app: &App, body: LoginBody, source_ip: Option<&str>) -> Resul
     if login.is_empty() || login.len() > user::EMAIL_MAX || password::length(&password) > user::PASSWORD_MAX {
         return Err(bad());
     }
-    // The per-account attempt limit, checked before any password work. Keyed by the user id when
-    // the login names a user (username and email share one budget).
-    let record = match user_id? {
-        Some(id) => {
-            let (allowed, record) = tokio::join!(limits::login_attempt(app, &id), app.store.get_user(&id));
-            allowed?;
-            record?
+    // The per-login attempt limit, checked before any password work. Keyed by the login as typed
+    // (normalised), never by the account it names: a key that depended on whether the account
+    // exists would answer differently for existing and unknown accounts (an oracle). The price:
+    // an account's username and email have a budget each.
+    let (allowed, record) = tokio::join!(limits::login_attempt(app, &login), async {
+        match user_id? {
+            Some(id) => app.store.get_user(&id).await,
+            None => Ok(None),
         }
-        None => {
-            limits::login_attempt(app, &format!("login:{login}")).await?;
-            None
-        }
-    };
+    });
+    allowed?;
+    let record = record?;
     let Some(record) = record else {
         blocking(move || password::verify_against_nothing(&password)).await?;
         return Err(bad());

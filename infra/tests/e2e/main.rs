@@ -23,4 +23,5 @@ mod users;
 // defects branch: sizes, security, fuzz, load, stale presence
 mod passwords;
 mod security;
+mod security_tokens;
 mod sizes;

@@ -112,6 +112,8 @@ pub async fn refresh(app: &App, body: RefreshBody) -> Result<TokenPair> {
         app.store.revoke_refresh_family(family).await?;
         return Err(invalid());
     }
+    // A deleted user's refresh token mints nothing more.
+    crate::service::users::ensure_exists(app, &record.user_id).await.map_err(|_| invalid())?;
     let next = refresh::issue(family)?;
     let expires_at = time::now().timestamp() + app.config.refresh_token_ttl_secs;
     match app.store.rotate_refresh_token(family, &record.user_id, &old_hash, &next.hash, expires_at).await? {

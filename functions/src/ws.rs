@@ -7,13 +7,13 @@ use aws_lambda_events::apigw::{
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use chat::App;
-use chat::error::ChatError;
+use chat::error::{ChatError, ErrorCode};
 use chat::ports::Pointer;
 use chat::protocol::ws::{
     Frame, MembershipFields, ReceiptFields, SendFields, ServerEvent, SyncFields, TypingFields, parse_frame,
 };
 use chat::service::push::{self, Pushes};
-use chat::service::{connections, conversations, limits, messaging, receipts, sync, typing};
+use chat::service::{connections, conversations, limits, messaging, receipts, sync, typing, users};
 use lambda_http::http::header::SEC_WEBSOCKET_PROTOCOL;
 use lambda_http::http::{HeaderMap, HeaderValue};
 use lambda_runtime::Error;
@@ -94,6 +94,16 @@ pub async fn connect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Resul
     let Some(caller) = caller(app, &event) else {
         return Ok(status(401));
     };
+    // A validly signed token of a user that does not exist (deleted, invented): refused at the
+    // handshake, before any record is written.
+    match users::ensure_exists(app, &caller.user_id).await {
+        Ok(()) => {}
+        Err(e) if e.code == ErrorCode::Unauthorized => {
+            tracing::info!(user = %caller.user_id, "refused: the token's user does not exist");
+            return Ok(status(401));
+        }
+        Err(e) => return Err(e.into()),
+    }
     let presence = connections::connect(app, &caller.user_id, &caller.connection_id).await?;
     tracing::info!(user = %caller.user_id, connection = %caller.connection_id, "connected");
     // Inside `$connect`, before the handshake completes: contacts hear `online` first.

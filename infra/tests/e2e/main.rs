@@ -20,3 +20,8 @@ mod presence;
 mod receipts;
 mod scheduled;
 mod users;
+// defects branch: sizes, security, fuzz, load, stale presence
+mod passwords;
+mod security;
+mod security_tokens;
+mod sizes;

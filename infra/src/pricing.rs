@@ -179,7 +179,7 @@ impl Pricing {
                         .as_array()
                         .into_iter()
                         .flatten()
-                        .map(|k| canonical(k))
+                        .map(canonical)
                         .collect();
                     let asked = spec["Keys"].as_array().into_iter().flatten();
                     let processed: Vec<&Value> = asked.filter(|k| !unprocessed.contains(&canonical(k))).collect();
@@ -327,7 +327,9 @@ fn index_writes(schema: &Schema, old: Option<&Map<String, Value>>, new: Option<&
                     .collect(),
             )
         };
-        let key = |e: &Map<String, Value>| (e.get(&index.hash).cloned(), index.range.as_ref().and_then(|r| e.get(r).cloned()));
+        let key = |e: &Map<String, Value>| {
+            (e.get(&index.hash).cloned(), index.range.as_ref().and_then(|r| e.get(r).cloned()))
+        };
         units += match (entry(old), entry(new)) {
             (None, None) => 0.0,
             (Some(o), None) => write_units(item_size(&o)),
@@ -374,9 +376,7 @@ fn value_size(v: &Value) -> usize {
         "NS" => inner.as_array().into_iter().flatten().filter_map(Value::as_str).map(number_size).sum(),
         "BS" => inner.as_array().into_iter().flatten().filter_map(Value::as_str).map(|b| b.len() * 3 / 4).sum(),
         "L" => 3 + inner.as_array().into_iter().flatten().map(|e| 1 + value_size(e)).sum::<usize>(),
-        "M" => {
-            3 + inner.as_object().into_iter().flatten().map(|(k, e)| 1 + k.len() + value_size(e)).sum::<usize>()
-        }
+        "M" => 3 + inner.as_object().into_iter().flatten().map(|(k, e)| 1 + k.len() + value_size(e)).sum::<usize>(),
         _ => 0,
     }
 }
@@ -466,7 +466,8 @@ mod tests {
             key: vec!["pk".into(), "sk".into()],
             indexes: vec![Index { hash: "g".into(), range: None, projected: Some(vec!["name".into()]) }],
         };
-        let old = item(json!({"pk": {"S": "a"}, "sk": {"S": "b"}, "g": {"S": "x"}, "name": {"S": "n"}, "p": {"S": "1"}}));
+        let old =
+            item(json!({"pk": {"S": "a"}, "sk": {"S": "b"}, "g": {"S": "x"}, "name": {"S": "n"}, "p": {"S": "1"}}));
         let mut pointer_moved = old.clone();
         pointer_moved.insert("p".into(), json!({"S": "2"}));
         assert_eq!(index_writes(&schema, Some(&old), Some(&pointer_moved)), 0.0);
@@ -479,7 +480,8 @@ mod tests {
         assert_eq!(index_writes(&schema, None, Some(&old)), 1.0);
         let unindexed = item(json!({"pk": {"S": "a"}, "sk": {"S": "c"}}));
         assert_eq!(index_writes(&schema, None, Some(&unindexed)), 0.0);
-        let all = Schema { key: schema.key.clone(), indexes: vec![Index { hash: "g".into(), range: None, projected: None }] };
+        let all =
+            Schema { key: schema.key.clone(), indexes: vec![Index { hash: "g".into(), range: None, projected: None }] };
         assert_eq!(index_writes(&all, Some(&old), Some(&pointer_moved)), 1.0);
     }
 

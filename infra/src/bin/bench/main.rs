@@ -60,7 +60,13 @@ async fn main() {
         let f = room_fanout(&bench, size).await;
         println!(
             "fan-out to {size} members: message.sent {:.0} ms, last member {:.0} ms (median of {}); requests {:?}; one send priced {:.1} WRU + {:.1} RRU = ${:.0} per million",
-            f.sent_ms, f.all_ms, f.samples, f.requests, f.units.total_wru(), f.units.rru, f.units.dollars() * 1e6
+            f.sent_ms,
+            f.all_ms,
+            f.samples,
+            f.requests,
+            f.units.total_wru(),
+            f.units.rru,
+            f.units.dollars() * 1e6
         );
         return;
     }
@@ -68,7 +74,9 @@ async fn main() {
     let (rows, priced) = round_trips::measure(&bench, &mut scene).await;
     // `CHAT_BENCH_ONLY=units`: round trips and priced units only (bench/units.md).
     if std::env::var("CHAT_BENCH_ONLY").as_deref() == Ok("units") {
-        let mut out = String::from("# Round trips and units\n\n| route | median ms, no delay | median ms, +50 ms/request | round trips | minimum | AWS requests (one call) |\n|---|---|---|---|---|---|\n");
+        let mut out = String::from(
+            "# Round trips and units\n\n| route | median ms, no delay | median ms, +50 ms/request | round trips | minimum | AWS requests (one call) |\n|---|---|---|---|---|---|\n",
+        );
         for row in &rows {
             out.push_str(row);
             out.push('\n');

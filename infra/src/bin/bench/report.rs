@@ -18,12 +18,7 @@ Priced by the proxy from the items each request touched (infra/src/pricing.rs: A
     );
     for p in priced {
         let dollars = ((p.wru + p.index_wru) * 0.625 + p.rru * 0.125) / 1e6 * 1e6;
-        let by = p
-            .by_operation
-            .iter()
-            .map(|(op, (w, r))| format!("{op} {w:.2}/{r:.2}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let by = p.by_operation.iter().map(|(op, (w, r))| format!("{op} {w:.2}/{r:.2}")).collect::<Vec<_>>().join(", ");
         out.push_str(&format!(
             "| {} | {:.2} | {:.2} | {:.2} | {dollars:.2} | {by} |\n",
             p.name, p.wru, p.index_wru, p.rru

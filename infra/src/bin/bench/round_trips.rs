@@ -61,8 +61,9 @@ impl Scene {
             bench.call("POST", "/conversations", Some(&ann.access), Some(json!({"type":"room","name":"bench"}))).await;
         assert_eq!(status, 201, "{room}");
         let room = room["id"].as_str().unwrap().to_string();
-        let (status, joined) =
-            bench.call("POST", &format!("/conversations/{room}/members"), Some(&bob.access), Some(json!({"userId": bob.id}))).await;
+        let (status, joined) = bench
+            .call("POST", &format!("/conversations/{room}/members"), Some(&bob.access), Some(json!({"userId": bob.id})))
+            .await;
         assert_eq!(status, 200, "{joined}");
         recv_type(&mut ann_ws, "member.joined").await;
         Scene { ann, bob, ann_ws, bob_ws, conversation, group, room }
@@ -301,7 +302,8 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
                     requests = proxy.take_counts();
                 }
                 if pricing {
-                    tokio::time::sleep(Duration::from_millis(60)).await;
+                    // Writes after the answer (counters, the pushes' 410 removals) land first.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                     let seen = proxy.pricing.take();
                     units.wru += seen.wru;
                     units.index_wru += seen.index_wru;

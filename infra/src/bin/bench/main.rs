@@ -12,6 +12,7 @@
 mod client;
 mod fanout;
 mod load;
+mod memory;
 mod report;
 mod round_trips;
 
@@ -31,6 +32,11 @@ async fn main() {
     // The gateway logs every request at info: the bench's own progress lines are what matter here.
     chat::telemetry::init_pretty_logs_at("warn");
     let started = Instant::now();
+    match std::env::var("CHAT_BENCH_ONLY").as_deref() {
+        Ok("argon2-child") => return memory::child().await,
+        Ok("memory") => return println!("{}", memory::render(&memory::measure())),
+        _ => {}
+    }
     eprintln!("bench: starting moto, the counting proxy and the gateway");
     let moto = Moto::start(&default_venv(), free_port()).expect("moto");
     let (proxy, proxy_url) = AwsProxy::start(&moto.endpoint).await;
@@ -100,7 +106,8 @@ async fn main() {
         fanout.sent_ms, fanout.all_ms
     );
 
-    let report = report::render(started, &rows, &priced, &load, &fanout, room_size);
+    let memory = memory::render(&memory::measure());
+    let report = report::render(started, &rows, &priced, &load, &fanout, room_size) + "\n" + &memory;
     println!("{report}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench");
     std::fs::create_dir_all(&dir).ok();

@@ -145,8 +145,8 @@ pub async fn send(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<A
             },
         )
         .await?;
-        // Delivered here, not by `handle_frame`: the conversation's last message is recorded
-        // alongside the pushes.
+        // Delivered here, not by `handle_frame`: the message counter is recorded alongside the
+        // pushes.
         messaging::deliver_sent(app, &sent, pushes).await.log("send");
         Ok(Pushes::none())
     })

@@ -13,7 +13,7 @@ use chat::protocol::ws::{
     Frame, MembershipFields, ReceiptFields, SendFields, ServerEvent, SyncFields, TypingFields, parse_frame,
 };
 use chat::service::push::{self, Pushes};
-use chat::service::{connections, conversations, limits, messaging, receipts, sync, typing, users};
+use chat::service::{connections, conversations, devices, limits, messaging, receipts, sync, typing, users};
 use lambda_http::http::header::SEC_WEBSOCKET_PROTOCOL;
 use lambda_http::http::{HeaderMap, HeaderValue};
 use lambda_runtime::Error;
@@ -104,7 +104,16 @@ pub async fn connect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Resul
         }
         Err(e) => return Err(e.into()),
     }
-    let presence = connections::connect(app, &caller.user_id, &caller.connection_id).await?;
+    // `?deviceId=`: the device's last seen time, address and user agent, in the same wave.
+    let identity = &event.request_context.identity;
+    let origin = devices::Origin { ip: identity.source_ip.clone(), user_agent: identity.user_agent.clone() };
+    let device_seen = async {
+        if let Some(device_id) = event.query_string_parameters.first("deviceId") {
+            devices::seen_on_connect(app, &caller.user_id, device_id, origin).await;
+        }
+    };
+    let (presence, ()) = tokio::join!(connections::connect(app, &caller.user_id, &caller.connection_id), device_seen);
+    let presence = presence?;
     tracing::info!(user = %caller.user_id, connection = %caller.connection_id, "connected");
     // Inside `$connect`, before the handshake completes: contacts hear `online` first.
     push::deliver(app, presence).await.log("$connect");

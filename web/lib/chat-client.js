@@ -33,11 +33,12 @@ export const SERVER_EVENTS = Object.freeze([
 
 /**
  * How the access token travels on the WebSocket handshake. 'subprotocol' (`Sec-WebSocket-Protocol:
- * chat, token.<jwt>`, contract §3) keeps it out of URLs and access logs, but a browser refuses the
- * socket unless the server selects `chat`, which this deployment does not do yet: switch this
- * line to 'subprotocol' once it does (or pass `tokenTransport` per client).
+ * chat, token.<jwt>`, contract §3) keeps it out of URLs and access logs; a browser refuses the
+ * socket unless the server selects `chat`, so when a handshake fails while the token is still good
+ * (REST accepts it) and no subprotocol handshake has worked yet, the client falls back to
+ * `?token=` for its lifetime (a server that predates the subprotocol). 'query' forces the URL form.
  */
-export const DEFAULT_TOKEN_TRANSPORT = 'query';
+export const DEFAULT_TOKEN_TRANSPORT = 'subprotocol';
 
 const PERMANENT_SEND_ERRORS = new Set(['invalid_input', 'forbidden', 'not_found', 'payload_too_large', 'conflict', 'unauthorized']);
 const STATUS_RANK = { pending: 0, sent: 1, delivered: 2, read: 3 };
@@ -899,7 +900,7 @@ export class ChatClient extends Emitter {
     if (!this._wanted || this._ws) return;
     if (globalThis.navigator && globalThis.navigator.onLine === false) return this._setState('offline');
     this._setState('connecting', { attempt: this._attempt });
-    const transport = this.options.tokenTransport;
+    const transport = this._queryFallback ? 'query' : this.options.tokenTransport;
     let ws;
     try {
       if (transport === 'subprotocol') {
@@ -916,6 +917,7 @@ export class ChatClient extends Emitter {
     let opened = false;
     ws.onopen = () => {
       opened = true;
+      if (transport === 'subprotocol') this._subprotocolWorked = true;
       this._attempt = 0;
       this._setState('open');
       this._startPing();
@@ -939,6 +941,9 @@ export class ChatClient extends Emitter {
   async _handshakeFailed() {
     try {
       await this.api('GET', '/me');
+      // The token is good, so the handshake failed for another reason: a server that never
+      // selected `chat` is one; fall back to the query string unless the subprotocol worked before.
+      if (this.options.tokenTransport === 'subprotocol' && !this._subprotocolWorked) this._queryFallback = true;
     } catch (err) {
       if (!this.session) return this._setState('idle', { reason: 'unauthorized' });
     }

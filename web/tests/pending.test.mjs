@@ -154,8 +154,7 @@ export default [
     },
   },
   {
-    name: 'pending: devices: register this browser, see it listed with lastSeenAt, remove it',
-    pending: 'issue 10: POST/GET/DELETE /me/devices',
+    name: 'ui: devices: register this browser, see it listed with lastSeenAt, remove it',
     async run(T) {
       const page = await T.newPage('A');
       await T.signUp(page, 'dev');
@@ -169,23 +168,24 @@ export default [
     },
   },
   {
-    name: 'pending: mute a conversation from settings',
-    pending: 'issue 10: PATCH /conversations/{id}/me {muted}',
+    name: 'ui: mute a conversation from settings',
     async run(T) {
       const { pa } = await twoPeople(T);
       await requireServed(pa, 'mute');
       await pa.click('#settings-link');
       const box = pa.locator('#mute-list input[type=checkbox]').first();
-      await box.check();
-      await sleep(500);
+      const [answer] = await Promise.all([
+        pa.waitForResponse((r) => r.request().method() === 'PATCH' && /\/conversations\/[^/]+\/me$/.test(new URL(r.url()).pathname)),
+        box.check(),
+      ]);
+      assertEqual(answer.status(), 200, 'PATCH /conversations/{id}/me answers 200');
+      assertEqual((await answer.json()).muted, true, 'the server recorded muted');
       assert(await box.isChecked(), 'stays checked (the server accepted it)');
     },
   },
   {
-    name: 'pending: the token travels as the Sec-WebSocket-Protocol subprotocol, not in the URL',
+    name: 'library: the token travels as the Sec-WebSocket-Protocol subprotocol, not in the URL',
     noFake: true, // the handshake itself is the server's part: nothing to fake in the browser
-    pending:
-      'the $connect authorizer reads only ?token= (IdentitySource route.request.querystring.token), ws-connect returns no Sec-WebSocket-Protocol, and the local gateway drops $connect\'s headers (contract §3, §9)',
     async run(T) {
       const page = await T.newPage('A', { url: T.site.blank });
       const u = await T.apiUser('sub');

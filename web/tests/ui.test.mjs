@@ -295,7 +295,7 @@ export default [
     },
   },
   {
-    name: 'ui: settings: display name, connection facts; devices and mute say they are not served yet',
+    name: 'ui: settings: display name, connection facts; a devices or mute notice only when the server lacks it',
     async run(T) {
       const page = await T.newPage('A');
       await T.signUp(page, 'sue', 'Sue');

@@ -56,8 +56,9 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into())));
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-        loader = loader
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"));
+        let (key, secret) = crate::account::local_credentials();
+        loader =
+            loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(key, secret, None, None, "local"));
     }
     loader.load().await
 }

@@ -3,6 +3,7 @@
 
 mod back_pressure;
 mod client;
+mod connections;
 mod handshake;
 mod lifecycle;
 mod recovery;
@@ -12,7 +13,6 @@ use std::collections::BTreeSet;
 
 use chat_functions::registry::Function;
 use chat_local::template::Template;
-use serde_json::json;
 
 use crate::support::TestEnv;
 
@@ -71,42 +71,6 @@ fn template_routes_functions_and_binaries_agree() {
     assert_eq!((table.hash_key.as_str(), table.range_key.as_deref()), ("pk", Some("sk")));
     assert_eq!(table.ttl_attribute.as_deref(), Some("expiresAt"));
     assert!(table.global_indexes.iter().any(|g| g.name == "gsi1"));
-}
-
-#[tokio::test]
-async fn management_api_answers_like_api_gateway() {
-    let env = TestEnv::start().await;
-    let ann = env.register("ann").await;
-    let (mut ws, id) = env.connect_with_id(&ann.access).await;
-    let encoded: String = id
-        .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect();
-    let url = |stage: &str, conn: &str| format!("{}{stage}/@connections/{conn}", env.ws.replace("ws://", "http://"));
-
-    let response = env.http.post(url("", &encoded)).body(r#"{"type":"hello"}"#).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    assert_eq!(ws.recv().await, json!({"type": "hello"}));
-    // with a stage in the path, as the SDK sends it on AWS
-    let response = env.http.post(url("/local", &encoded)).body(r#"{"type":"again"}"#).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    assert_eq!(ws.recv().await["type"], "again");
-
-    let info: serde_json::Value = env.http.get(url("", &encoded)).send().await.unwrap().json().await.unwrap();
-    assert!(info["connectedAt"].is_string() && info["identity"]["sourceIp"] == "127.0.0.1", "{info}");
-
-    let response = env.http.post(url("", "bm90LWEtY29ubg%3D%3D")).body("{}").send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 410);
-    assert_eq!(response.headers()["x-amzn-errortype"], "GoneException");
-
-    let response = env.http.delete(url("", &encoded)).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 204);
-    env.eventually("DELETE @connections ran $disconnect", || async {
-        env.stored_connections(&ann.id).await.is_empty()
-    })
-    .await;
-    let response = env.http.post(url("", &encoded)).body("{}").send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 410);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 mod back_pressure;
 mod client;
 mod connections;
+mod events;
 mod handshake;
 mod lifecycle;
 mod recovery;

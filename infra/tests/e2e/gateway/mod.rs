@@ -209,3 +209,25 @@ async fn the_local_emulation_creates_the_templates_queues_and_serves_its_schedul
     let (status, body) = env.run_schedule("SchedulerPlannerFunctionPlannerSchedule").await;
     assert_eq!((status, body["result"]["pairsPlanned"].as_i64()), (200, Some(0)), "{body}");
 }
+
+#[test]
+fn each_function_gets_the_environment_the_template_gives_it() {
+    let t = template();
+    chat_local::local::check_environment(&t).expect("every function has what it needs");
+    let with_queue: Vec<&str> = t
+        .environment
+        .iter()
+        .filter(|(_, names)| names.contains("CHAT_SCHEDULE_QUEUE_URL"))
+        .map(|(binary, _)| binary.as_str())
+        .collect();
+    assert_eq!(with_queue, vec!["scheduler-dispatcher"], "only the dispatcher sends to the queue");
+    assert!(t.environment["scheduler-planner"].contains("CHAT_AUTO_MESSAGES"));
+    assert!(!t.environment["ws-send"].contains("CHAT_AUTO_MESSAGES"));
+
+    // a template that forgets a variable a function cannot start without fails locally too
+    let text = std::fs::read_to_string(template_path()).unwrap();
+    let forgetful = text.replacen("        CHAT_TABLE: !Ref ChatTable\n", "", 1);
+    assert_ne!(forgetful, text);
+    let error = chat_local::local::check_environment(&Template::parse(&forgetful).unwrap()).unwrap_err();
+    assert!(error.contains("CHAT_TABLE"), "{error}");
+}

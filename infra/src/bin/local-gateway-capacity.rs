@@ -13,6 +13,9 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+/// How many users the connections are spread over.
+const USERS: usize = 50;
+
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 struct Gateway {
@@ -60,6 +63,8 @@ async fn start_gateway() -> Gateway {
         .env("CHAT_MOTO_PORT", &moto_port)
         .env("CHAT_LOCAL_STATE_FILE", &state)
         .env("CHAT_LOCAL_SCHEDULES", "off")
+        // many users register from one address here; the gateway's own limits stay the defaults
+        .env("CHAT_AUTH_RATE_PER_IP_PER_MIN", "100000")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -118,8 +123,13 @@ async fn main() {
     let gateway = start_gateway().await;
     let pid = gateway.child.id();
     let client = reqwest::Client::new();
-    let token = register(&client, &gateway, &format!("capacity_{pid}")).await;
-    let url = format!("{}/?token={token}", gateway.ws);
+    // Connections spread over users, as real ones are (each `$connect` reads its user's connections).
+    let mut urls = Vec::new();
+    for i in 0..USERS {
+        let token = register(&client, &gateway, &format!("capacity_{pid}_{i}")).await;
+        urls.push(format!("{}/?token={token}", gateway.ws));
+    }
+    let url = urls[0].clone();
 
     let mut sockets = vec![connect(&url).await];
     let base = rss_kib(pid);
@@ -127,7 +137,8 @@ async fn main() {
     eprintln!("capacity: opening {target} connections (paced by the $connect throttle)");
     while sockets.len() < target {
         let batch = (target - sockets.len()).min(20);
-        sockets.extend(futures::future::join_all((0..batch).map(|_| connect(&url))).await);
+        let first = sockets.len();
+        sockets.extend(futures::future::join_all((0..batch).map(|i| connect(&urls[(first + i) % USERS]))).await);
         if sockets.len() % 500 == 0 || sockets.len() == target {
             rows.push((sockets.len(), rss_kib(pid)));
         }
@@ -156,10 +167,10 @@ async fn main() {
     println!("\nconnections held (answering a ping): {alive} of {}\n", sockets.len());
     drop(sockets);
 
-    // WebSocket stage throttling: pings from 20 connections of one user at rising rates.
+    // WebSocket stage throttling: pings from 20 connections at rising rates.
     let mut senders = Vec::new();
-    for _ in 0..20 {
-        let (sink, mut stream) = connect(&url).await.split();
+    for url in urls.iter().take(20) {
+        let (sink, mut stream) = connect(url).await.split();
         let refused = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
         let counter = refused.clone();
         tokio::spawn(async move {

@@ -4,7 +4,7 @@
 CARGO ?= cargo
 VENV_SH := infra/scripts/venv.sh
 
-.PHONY: dev dev-reset bench-gateway test fmt fmt-check clippy test-rust lint-template lint-api package bench venv tools clean-venv
+.PHONY: dev dev-reset test fmt fmt-check clippy test-rust lint-template lint-api package bench venv tools clean-venv
 
 ## dev: start moto (unless AWS_ENDPOINT_URL is set), create the table, serve the HTTP API on
 ## :3000 and the WebSocket API on :3001 (CHAT_HTTP_PORT / CHAT_WS_PORT override). Ctrl-C stops all.
@@ -57,6 +57,7 @@ bench: venv
 
 ## bench-gateway: connections the local gateway holds, its memory per 1,000 connections and the
 ## offered rates at which its stage throttling refuses work (a report, never asserted).
+.PHONY: bench-gateway
 bench-gateway: venv
 	$(CARGO) build --release -p chat-local --bin local-gateway --bin local-gateway-capacity
 	$(CARGO) run --release -p chat-local --bin local-gateway-capacity | tee bench/gateway-capacity.md

@@ -64,3 +64,10 @@ clean-venv:
 ## bench: round trips per route, AWS requests and cost per message, load latency (bench/results.md).
 bench: venv
 	$(CARGO) run --release -p chat-local --bin bench
+
+## bench-gateway: connections the local gateway holds, its memory per 1,000 connections and the
+## offered rates at which its stage throttling refuses work (a report, never asserted).
+.PHONY: bench-gateway
+bench-gateway: venv
+	$(CARGO) build --release -p chat-local --bin local-gateway --bin local-gateway-capacity
+	$(CARGO) run --release -p chat-local --bin local-gateway-capacity | tee bench/gateway-capacity.md

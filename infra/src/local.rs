@@ -21,14 +21,21 @@ use crate::schedules::{LocalSchedules, Tasks};
 use crate::sqs_mapping::PollOptions;
 use crate::template::Template;
 
-/// Every function of the registry, in this process, sharing one App (so one SDK client set).
+/// Every function of the registry, in this process, each with its own App built from the
+/// variables template.yaml gives it (`per_function_apps`); `app` serves any other.
 pub struct ChatFunctions {
     app: App,
+    own: BTreeMap<String, App>,
 }
 
 impl ChatFunctions {
     pub fn new(app: App) -> Self {
-        Self { app }
+        Self { app, own: BTreeMap::new() }
+    }
+
+    /// With one App per function (by binary).
+    pub fn with_apps(app: App, own: BTreeMap<String, App>) -> Self {
+        Self { app, own }
     }
 
     /// The binary names of every function the registry can run.
@@ -42,7 +49,8 @@ impl Invoke for ChatFunctions {
         Box::pin(async move {
             let function =
                 Function::from_binary(function).ok_or_else(|| InvokeError::NoSuchFunction(function.into()))?;
-            registry::invoke(&self.app, function, event).await.map_err(|e| InvokeError::Failed(e.to_string()))
+            let app = self.own.get(function.binary()).unwrap_or(&self.app);
+            registry::invoke(app, function, event).await.map_err(|e| InvokeError::Failed(e.to_string()))
         })
     }
 }
@@ -56,8 +64,9 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into())));
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-        loader = loader
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"));
+        let (key, secret) = crate::account::local_credentials();
+        loader =
+            loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(key, secret, None, None, "local"));
     }
     loader.load().await
 }
@@ -198,10 +207,12 @@ pub async fn start_with(
     if let Some(queue) = template.events.queue_env.get("CHAT_SCHEDULE_QUEUE_URL") {
         config.scheduling.queue_url = queues.get(queue).map(|q| q.url.clone());
     }
+    check_environment(&template)?;
+    let own = per_function_apps(&template, &config, &sdk)?;
     let app = App::with_sdk_config(config, &sdk).map_err(|e| e.to_string())?;
     // Lambda's rules (each function's Timeout, reserved or account concurrency) around the code.
     let functions: Arc<dyn Invoke> = Arc::new(Limited::new(
-        Arc::new(ChatFunctions::new(app.clone())),
+        Arc::new(ChatFunctions::with_apps(app.clone(), own)),
         &template.function_limits,
         options.account_concurrency,
     ));
@@ -250,4 +261,40 @@ fn watch_resources(
         })
     });
     crate::recovery::watch(dynamo.clone(), table.to_string(), options.recovery_interval, recreate)
+}
+
+/// Every function's configuration needs these (`Config::from_lookup` fails without them).
+const REQUIRED_VARIABLES: [&str; 2] = ["CHAT_TABLE", "CHAT_JWT_SECRET"];
+
+/// Fails when template.yaml gives a function none of a variable it cannot start without: on AWS
+/// that function would fail at init, so it fails here too, at start-up.
+pub fn check_environment(template: &Template) -> Result<(), String> {
+    for (binary, names) in &template.environment {
+        if let Some(missing) = REQUIRED_VARIABLES.iter().find(|v| !names.contains(**v)) {
+            return Err(format!("{binary}: template.yaml gives it no {missing} (it would fail to start on AWS)"));
+        }
+    }
+    Ok(())
+}
+
+/// One App per function from `config`, keeping only what the function's template Environment
+/// declares among the variables that differ by function: the queue URL and the management
+/// endpoint. A function the template forgets to give the queue has none here either.
+fn per_function_apps(
+    template: &Template,
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> Result<BTreeMap<String, App>, String> {
+    let mut apps = BTreeMap::new();
+    for (binary, names) in &template.environment {
+        let mut own = config.clone();
+        if !names.contains("CHAT_SCHEDULE_QUEUE_URL") {
+            own.scheduling.queue_url = None;
+        }
+        if !names.contains("CHAT_MANAGEMENT_ENDPOINT") {
+            own.management_endpoint = None;
+        }
+        apps.insert(binary.clone(), App::with_sdk_config(own, sdk).map_err(|e| e.to_string())?);
+    }
+    Ok(apps)
 }

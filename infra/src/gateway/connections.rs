@@ -1,12 +1,13 @@
-//! The Management API on the WebSocket port: `POST|GET|DELETE @connections/{id}`, with or
-//! without the stage in the path, answered as API Gateway answers them.
+//! The Management API on the WebSocket port: `POST|GET|DELETE @connections/{id}`, with the
+//! template's stage in the path (or none, locally), SigV4-signed with the local credentials
+//! (`sigv4.rs`), answered as API Gateway answers them.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -16,18 +17,45 @@ pub(crate) async fn management(
     State(state): State<Arc<GatewayState>>,
     Path(id): Path<String>,
     method: Method,
+    uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    manage_connection(&state, &id, method, body)
+    authorized(&state, &method, &uri, &headers, &body).unwrap_or_else(|| manage_connection(&state, &id, method, body))
 }
 
 pub(crate) async fn management_with_stage(
     State(state): State<Arc<GatewayState>>,
-    Path((_stage, id)): Path<(String, String)>,
+    Path((stage, id)): Path<(String, String)>,
     method: Method,
+    uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    manage_connection(&state, &id, method, body)
+    if stage != state.stage {
+        return forbidden();
+    }
+    authorized(&state, &method, &uri, &headers, &body).unwrap_or_else(|| manage_connection(&state, &id, method, body))
+}
+
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        [("content-type", "application/json"), ("x-amzn-errortype", "ForbiddenException")],
+        json!({"message": "Forbidden"}).to_string(),
+    )
+        .into_response()
+}
+
+/// None when the signature holds; else the 403 to answer.
+fn authorized(state: &GatewayState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
+    match super::sigv4::verify(&state.credentials, method, uri, headers, body) {
+        Ok(()) => None,
+        Err(why) => {
+            tracing::warn!(%why, "@connections request refused");
+            Some(forbidden())
+        }
+    }
 }
 
 /// `POST|GET|DELETE @connections/{id}` as API Gateway answers them.

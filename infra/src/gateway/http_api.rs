@@ -54,7 +54,24 @@ pub(crate) async fn http_api(
             }
         }
     }
-    let (query, _) = query_json(parts.uri.query());
+    // Payload 2.0: a repeated query key's values joined by commas, cookies in their own list.
+    let (_, multi) = query_json(parts.uri.query());
+    let query: Map<String, Value> = multi
+        .into_iter()
+        .map(|(key, values)| {
+            let values: Vec<&str> = values.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            (key, Value::String(values.join(",")))
+        })
+        .collect();
+    let cookies: Vec<Value> = match headers.remove("cookie") {
+        Some(Value::String(cookie)) => cookie
+            .split([';', ','])
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| Value::String(c.to_string()))
+            .collect(),
+        _ => vec![],
+    };
     let (body_value, is_base64) = match std::str::from_utf8(&body) {
         _ if body.is_empty() => (Value::Null, false),
         Ok(text) => (Value::String(text.to_string()), false),
@@ -89,6 +106,10 @@ pub(crate) async fn http_api(
         "body": body_value,
         "isBase64Encoded": is_base64,
     });
+    let mut event = event;
+    if !cookies.is_empty() {
+        event["cookies"] = Value::Array(cookies);
+    }
     if !state.buckets.allow_http() {
         return with_cors(plain(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"));
     }

@@ -7,6 +7,7 @@ mod authorizer;
 mod connections;
 mod http_api;
 mod route;
+mod sigv4;
 mod socket;
 mod state;
 mod throttle;
@@ -22,6 +23,7 @@ use axum::Router;
 use axum::routing::any;
 use tokio::net::TcpListener;
 
+pub use sigv4::LocalCredentials;
 pub use socket::{ConnectionLimits, MAX_FRAME_BYTES};
 pub use state::MAX_MESSAGE_BYTES;
 use state::{GatewayState, Outbound};
@@ -38,6 +40,8 @@ pub struct GatewayOptions {
     pub limits: ConnectionLimits,
     /// The web client's folder, served on the HTTP port for paths that are not the API's.
     pub web_root: Option<std::path::PathBuf>,
+    /// The access keys `@connections` accepts signatures of.
+    pub credentials: LocalCredentials,
 }
 
 impl Default for GatewayOptions {
@@ -48,6 +52,7 @@ impl Default for GatewayOptions {
             admin: None,
             limits: ConnectionLimits::default(),
             web_root: None,
+            credentials: LocalCredentials::new([crate::account::local_credentials()]),
         }
     }
 }
@@ -105,7 +110,7 @@ pub async fn serve(
 ) -> std::io::Result<RunningGateway> {
     let route_path =
         route::parse_selection_expression(&template.route_selection_expression).map_err(std::io::Error::other)?;
-    let GatewayOptions { stage, api_id, admin, limits, web_root } = options;
+    let GatewayOptions { stage, api_id, admin, limits, web_root, credentials } = options;
     let ws_addr = ws_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
     let web =
@@ -119,6 +124,7 @@ pub async fn serve(
         route_path,
         limits,
         buckets,
+        credentials,
         web,
         connections: Mutex::new(HashMap::new()),
     });

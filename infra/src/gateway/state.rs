@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use super::route::Step;
+use super::sigv4::LocalCredentials;
 use super::socket::ConnectionLimits;
 use super::throttle::StageBuckets;
 use super::web_app::WebApp;
@@ -35,6 +36,8 @@ pub(crate) struct GatewayState {
     pub route_path: Vec<Step>,
     /// Idle timeout and maximum duration of a connection.
     pub limits: ConnectionLimits,
+    /// The access keys `@connections` accepts.
+    pub credentials: LocalCredentials,
     /// Stage throttling: a token bucket per route.
     pub buckets: StageBuckets,
     /// The web client served on the HTTP port, if any.

@@ -245,6 +245,10 @@ fn upgrade_now(
     let mut response = upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        // tungstenite's defaults (128 KiB read buffer each) made an idle connection cost ~200 KiB;
+        // a small read buffer grows as a message needs, and writes go out message by message.
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0)
         .on_failed_upgrade({
             let state = state.clone();
             let id = connection_id.clone();

@@ -5,6 +5,7 @@
 //! (`Metadata.BuildProperties.Binary`), which is what the local gateway invokes.
 
 pub mod cors;
+pub mod environment;
 pub mod events;
 pub mod intrinsics;
 pub mod limits;
@@ -43,6 +44,8 @@ pub struct Template {
     pub function_limits: BTreeMap<String, limits::FunctionLimits>,
     /// The stages' throttling (WebSocket stage and HTTP API).
     pub throttles: limits::StageThrottles,
+    /// Binary → the environment variables template.yaml gives it (with `Globals`).
+    pub environment: BTreeMap<String, BTreeSet<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +197,7 @@ impl Template {
         let http_cors = Cors::of_api(&doc, http_api, &scope)?;
         let function_limits = limits::function_limits(&doc, &scope, &functions)?;
         let throttles = limits::stage_throttles(&doc, &scope)?;
+        let environment = environment::variable_names(&doc, &functions);
 
         Ok(Self {
             events,
@@ -206,6 +210,7 @@ impl Template {
             functions,
             function_limits,
             throttles,
+            environment,
         })
     }
 

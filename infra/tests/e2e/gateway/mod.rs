@@ -3,6 +3,8 @@
 
 mod back_pressure;
 mod client;
+mod connections;
+mod events;
 mod handshake;
 mod lifecycle;
 mod recovery;
@@ -12,7 +14,6 @@ use std::collections::BTreeSet;
 
 use chat_functions::registry::Function;
 use chat_local::template::Template;
-use serde_json::json;
 
 use crate::support::TestEnv;
 
@@ -71,42 +72,6 @@ fn template_routes_functions_and_binaries_agree() {
     assert_eq!((table.hash_key.as_str(), table.range_key.as_deref()), ("pk", Some("sk")));
     assert_eq!(table.ttl_attribute.as_deref(), Some("expiresAt"));
     assert!(table.global_indexes.iter().any(|g| g.name == "gsi1"));
-}
-
-#[tokio::test]
-async fn management_api_answers_like_api_gateway() {
-    let env = TestEnv::start().await;
-    let ann = env.register("ann").await;
-    let (mut ws, id) = env.connect_with_id(&ann.access).await;
-    let encoded: String = id
-        .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect();
-    let url = |stage: &str, conn: &str| format!("{}{stage}/@connections/{conn}", env.ws.replace("ws://", "http://"));
-
-    let response = env.http.post(url("", &encoded)).body(r#"{"type":"hello"}"#).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    assert_eq!(ws.recv().await, json!({"type": "hello"}));
-    // with a stage in the path, as the SDK sends it on AWS
-    let response = env.http.post(url("/local", &encoded)).body(r#"{"type":"again"}"#).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    assert_eq!(ws.recv().await["type"], "again");
-
-    let info: serde_json::Value = env.http.get(url("", &encoded)).send().await.unwrap().json().await.unwrap();
-    assert!(info["connectedAt"].is_string() && info["identity"]["sourceIp"] == "127.0.0.1", "{info}");
-
-    let response = env.http.post(url("", "bm90LWEtY29ubg%3D%3D")).body("{}").send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 410);
-    assert_eq!(response.headers()["x-amzn-errortype"], "GoneException");
-
-    let response = env.http.delete(url("", &encoded)).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 204);
-    env.eventually("DELETE @connections ran $disconnect", || async {
-        env.stored_connections(&ann.id).await.is_empty()
-    })
-    .await;
-    let response = env.http.post(url("", &encoded)).body("{}").send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 410);
 }
 
 #[tokio::test]
@@ -243,4 +208,26 @@ async fn the_local_emulation_creates_the_templates_queues_and_serves_its_schedul
     // by the generated rule's logical id too
     let (status, body) = env.run_schedule("SchedulerPlannerFunctionPlannerSchedule").await;
     assert_eq!((status, body["result"]["pairsPlanned"].as_i64()), (200, Some(0)), "{body}");
+}
+
+#[test]
+fn each_function_gets_the_environment_the_template_gives_it() {
+    let t = template();
+    chat_local::local::check_environment(&t).expect("every function has what it needs");
+    let with_queue: Vec<&str> = t
+        .environment
+        .iter()
+        .filter(|(_, names)| names.contains("CHAT_SCHEDULE_QUEUE_URL"))
+        .map(|(binary, _)| binary.as_str())
+        .collect();
+    assert_eq!(with_queue, vec!["scheduler-dispatcher"], "only the dispatcher sends to the queue");
+    assert!(t.environment["scheduler-planner"].contains("CHAT_AUTO_MESSAGES"));
+    assert!(!t.environment["ws-send"].contains("CHAT_AUTO_MESSAGES"));
+
+    // a template that forgets a variable a function cannot start without fails locally too
+    let text = std::fs::read_to_string(template_path()).unwrap();
+    let forgetful = text.replacen("        CHAT_TABLE: !Ref ChatTable\n", "", 1);
+    assert_ne!(forgetful, text);
+    let error = chat_local::local::check_environment(&Template::parse(&forgetful).unwrap()).unwrap_err();
+    assert!(error.contains("CHAT_TABLE"), "{error}");
 }

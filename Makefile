@@ -61,8 +61,10 @@ deploy-web: tools
 clean-venv:
 	rm -rf .venv
 
-## bench: round trips per route, AWS requests and cost per message, load latency (bench/results.md).
+## bench: round trips per route, priced DynamoDB units, cost per message, load latency, memory and init
+## of every function binary against the empty and SDK baselines (bench/results.md).
 bench: venv
+	$(CARGO) build --release --bins
 	$(CARGO) run --release -p chat-local --bin bench
 
 ## bench-gateway: connections the local gateway holds, its memory per 1,000 connections and the

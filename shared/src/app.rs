@@ -29,7 +29,7 @@ impl App {
     /// `AWS_ENDPOINT_URL` are honoured by aws-config).
     pub async fn from_env() -> Result<Self> {
         let config = Config::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::aws::sdk_config().await;
         Self::with_sdk_config(config, &sdk)
     }
 

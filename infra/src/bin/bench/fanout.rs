@@ -65,10 +65,11 @@ pub async fn room_fanout(bench: &Bench, size: usize) -> Fanout {
         .send()
         .await
         .expect("member count");
-    let now = chrono::Utc::now().timestamp();
     let mut sockets = Vec::with_capacity(members.len());
     eprintln!("bench: connecting {} members", members.len());
     for chunk in members.chunks(50) {
+        // Issued per chunk: connecting a big room can take longer than a token lives.
+        let now = chrono::Utc::now().timestamp();
         let connects = chunk.iter().map(|user| {
             let token = bench.backend.app.tokens.issue(user, now).unwrap();
             bench.connect_owned(token)

@@ -11,6 +11,7 @@
 
 mod client;
 mod fanout;
+mod init;
 mod load;
 mod memory;
 mod report;
@@ -35,6 +36,7 @@ async fn main() {
     match std::env::var("CHAT_BENCH_ONLY").as_deref() {
         Ok("argon2-child") => return memory::child().await,
         Ok("memory") => return println!("{}", memory::render(&memory::measure())),
+        Ok("init") => return println!("{}", init::render(&init::measure().await)),
         _ => {}
     }
     eprintln!("bench: starting moto, the counting proxy and the gateway");
@@ -119,7 +121,7 @@ async fn main() {
         fanout.sent_ms, fanout.all_ms
     );
 
-    let memory = memory::render(&memory::measure());
+    let memory = memory::render(&memory::measure()) + "\n" + &init::render(&init::measure().await);
     let report = report::render(started, &rows, &priced, &load, &fanout, room_size) + "\n" + &memory;
     println!("{report}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench");

@@ -66,7 +66,7 @@ pub fn render(
         per_op.push_str(&format!("| {op} | {:.2} |\n", *n as f64 / messages));
     }
     report.push_str(&format!(
-        "\n## AWS requests and cost per message (direct, 2 members, 1 connection each)\n\nCounted by the proxy during the load phase only (set-up excluded; the scheduler's SQS polling left out); pushes counted as the events the clients received. TransactWriteItems: member check + message + idempotency record; BatchGetItem: both members' connection sets; UpdateItem: rate-limit window, the conversation's last message, the hourly message counter.\n\n| AWS request | per message |\n|---|---|\n{per_op}| Management API POST @connections | {posts:.2} |\n\n"
+        "\n## AWS requests and cost per message (direct, 2 members, 1 connection each)\n\nCounted by the proxy during the load phase only (set-up excluded; the scheduler's SQS polling left out); pushes counted as the events the clients received. PutItem: the idempotency claim and the message; BatchGetItem: the sender's member item and connection set (eventual); GetItem: the other member's connection set (consistent); UpdateItem: a rate-limit lease every 10 actions and a `/stats` counter batch now and then.\n\n| AWS request | per message |\n|---|---|\n{per_op}| Management API POST @connections | {posts:.2} |\n\n"
     ));
     report.push('\n');
     report.push_str(&render_units(priced));
@@ -81,7 +81,7 @@ pub fn render(
     let apigw = apigw_messages * 1.0;
     let lambda = 0.20 + 0.25 * 0.030 * 13.3334; // 256 MB, 30 ms billed
     report.push_str(&format!(
-        "\nCost per million direct messages (list prices, us-east-1): DynamoDB {wru:.2} WRU + {rru:.2} RRU (priced above) = ${dynamo:.2}; API Gateway {apigw_messages:.1} messages = ${apigw:.2}; Lambda (256 MB, ~30 ms) ${lambda:.2}; **total ≈ ${:.2}**. The AWS sample chat app scans the whole connections table per message instead (cost grows with every connected user).\n",
+        "\nCost per million direct messages (list prices, us-east-1): DynamoDB {wru:.2} WRU + {rru:.2} RRU (priced above) = ${dynamo:.2}; API Gateway {apigw_messages:.1} messages = ${apigw:.2}; Lambda (256 MB, ~30 ms billed: an estimate, not measured here) ${lambda:.2}; **total ≈ ${:.2}**. The AWS sample chat app scans the whole connections table per message instead (cost grows with every connected user).\n",
         dynamo + apigw + lambda
     ));
     report.push_str(&format!(

@@ -146,7 +146,7 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
                 proxy.take_counts();
                 let t = Instant::now();
                 match name {
-                    n if n.starts_with("ws send") => {
+                    n if n.starts_with("ws send (direct)") => {
                         let frame = json!({"action":"send","conversationId":conversation,"content":"bench","clientMsgId":format!("b{counter}")});
                         ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
                         if n.ends_with("message.sent") {

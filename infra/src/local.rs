@@ -157,7 +157,17 @@ pub async fn start_with(
     if let Some(queue) = template.events.queue_env.get("CHAT_SCHEDULE_QUEUE_URL") {
         config.scheduling.queue_url = queues.get(queue).map(|q| q.url.clone());
     }
-    let app = App::with_sdk_config(config, &sdk).map_err(|e| e.to_string())?;
+    // The JWT keys as on AWS: a SecureString parameter read at init. Unless one is named, the
+    // bootstrap makes it in the emulator from CHAT_JWT_SECRET (docs/protocol.md, "Signing keys").
+    if config.jwt_keys_parameter.is_none() && !config.jwt_secret.is_empty() {
+        let name = format!("/{}/jwt-keys", config.table);
+        chat::aws::jwt_keys::put(&sdk, &name, &format!("{}={}", chat::auth::tokens::LOCAL_KID, config.jwt_secret))
+            .await
+            .map_err(|e| format!("cannot create the JWT keys parameter: {}", e.message))?;
+        config.jwt_keys_parameter = Some(name);
+    }
+    let mut app = App::with_sdk_config(config, &sdk).map_err(|e| e.to_string())?;
+    app.load_jwt_keys(&sdk).await.map_err(|e| e.message)?;
     let functions: Arc<dyn Invoke> = Arc::new(ChatFunctions::new(app.clone()));
 
     let schedules = LocalSchedules::new(functions.clone(), template.events.schedules.clone());

@@ -23,5 +23,6 @@ mod users;
 // defects branch: sizes, security, fuzz, load, stale presence
 mod passwords;
 mod security;
+mod security_keys;
 mod security_tokens;
 mod sizes;

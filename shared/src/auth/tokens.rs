@@ -245,7 +245,7 @@ mod tests {
         assert!(before.verify(&new_token).is_err(), "an instance without k2 refuses its tokens");
         let after = TokenService::with_keys(&KeyRing::parse(&format!("k2={}", "n".repeat(40))).unwrap(), "chat", 900);
         assert!(after.verify(&old_token).is_err(), "a removed key verifies nothing");
-        for bad in ["", "k1", &format!("k1=short"), &format!("k1={SECRET}\nk1={SECRET}"), &format!("k 1={SECRET}")] {
+        for bad in ["", "k1", "k1=short", &format!("k1={SECRET}\nk1={SECRET}"), &format!("k 1={SECRET}")] {
             assert!(KeyRing::parse(bad).is_err(), "{bad:?}");
         }
     }

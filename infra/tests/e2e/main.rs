@@ -26,3 +26,4 @@ mod security;
 mod security_keys;
 mod security_tokens;
 mod sizes;
+mod strict_inputs;

@@ -19,7 +19,7 @@ mod users;
 use std::sync::LazyLock;
 
 use chat::App;
-use chat::error::{ChatError, ErrorCode};
+use chat::error::ChatError;
 use futures::future::BoxFuture;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};

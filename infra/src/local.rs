@@ -207,9 +207,19 @@ pub async fn start_with(
     if let Some(queue) = template.events.queue_env.get("CHAT_SCHEDULE_QUEUE_URL") {
         config.scheduling.queue_url = queues.get(queue).map(|q| q.url.clone());
     }
+    // The JWT keys as on AWS: a SecureString parameter read at init. Unless one is named, the
+    // bootstrap makes it in the emulator from CHAT_JWT_SECRET (docs/protocol.md, "Signing keys").
+    if config.jwt_keys_parameter.is_none() && !config.jwt_secret.is_empty() {
+        let name = format!("/{}/jwt-keys", config.table);
+        chat::aws::jwt_keys::put(&sdk, &name, &format!("{}={}", chat::auth::tokens::LOCAL_KID, config.jwt_secret))
+            .await
+            .map_err(|e| format!("cannot create the JWT keys parameter: {}", e.message))?;
+        config.jwt_keys_parameter = Some(name);
+    }
     check_environment(&template)?;
-    let own = per_function_apps(&template, &config, &sdk)?;
-    let app = App::with_sdk_config(config, &sdk).map_err(|e| e.to_string())?;
+    let own = per_function_apps(&template, &config, &sdk).await?;
+    let mut app = App::with_sdk_config(config, &sdk).map_err(|e| e.to_string())?;
+    app.load_jwt_keys(&sdk).await.map_err(|e| e.message)?;
     // Lambda's rules (each function's Timeout, reserved or account concurrency) around the code.
     let functions: Arc<dyn Invoke> = Arc::new(Limited::new(
         Arc::new(ChatFunctions::with_apps(app.clone(), own)),
@@ -264,7 +274,7 @@ fn watch_resources(
 }
 
 /// Every function's configuration needs these (`Config::from_lookup` fails without them).
-const REQUIRED_VARIABLES: [&str; 2] = ["CHAT_TABLE", "CHAT_JWT_SECRET"];
+const REQUIRED_VARIABLES: [&str; 1] = ["CHAT_TABLE"];
 
 /// Fails when template.yaml gives a function none of a variable it cannot start without: on AWS
 /// that function would fail at init, so it fails here too, at start-up.
@@ -279,8 +289,10 @@ pub fn check_environment(template: &Template) -> Result<(), String> {
 
 /// One App per function from `config`, keeping only what the function's template Environment
 /// declares among the variables that differ by function: the queue URL and the management
-/// endpoint. A function the template forgets to give the queue has none here either.
-fn per_function_apps(
+/// endpoint, and the JWT keys (only a function whose Environment names the keys parameter reads
+/// them at init; any other refuses every token, as it would on AWS). A function the template
+/// forgets to give the queue has none here either.
+async fn per_function_apps(
     template: &Template,
     config: &Config,
     sdk: &aws_config::SdkConfig,
@@ -294,7 +306,13 @@ fn per_function_apps(
         if !names.contains("CHAT_MANAGEMENT_ENDPOINT") {
             own.management_endpoint = None;
         }
-        apps.insert(binary.clone(), App::with_sdk_config(own, sdk).map_err(|e| e.to_string())?);
+        if !names.contains("CHAT_JWT_KEYS_PARAMETER") {
+            own.jwt_keys_parameter = None;
+            own.jwt_secret = String::new();
+        }
+        let mut app = App::with_sdk_config(own, sdk).map_err(|e| e.to_string())?;
+        app.load_jwt_keys(sdk).await.map_err(|e| e.message)?;
+        apps.insert(binary.clone(), app);
     }
     Ok(apps)
 }

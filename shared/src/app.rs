@@ -30,7 +30,20 @@ impl App {
     pub async fn from_env() -> Result<Self> {
         let config = Config::from_env()?;
         let sdk = crate::aws::sdk_config().await;
-        Self::with_sdk_config(config, &sdk)
+        let mut app = Self::with_sdk_config(config, &sdk)?;
+        app.load_jwt_keys(&sdk).await?;
+        Ok(app)
+    }
+
+    /// With `CHAT_JWT_KEYS_PARAMETER` set, the token service takes its keys from SSM.
+    pub async fn load_jwt_keys(&mut self, sdk: &aws_config::SdkConfig) -> Result<()> {
+        if let Some(name) = &self.config.jwt_keys_parameter {
+            let ring = crate::aws::jwt_keys::load(sdk, name).await?;
+            tracing::info!(parameter = %name, kids = ?ring.kids(), "JWT keys loaded");
+            let c = &self.config;
+            self.tokens = TokenService::with_keys(&ring, &c.jwt_issuer, c.access_token_ttl_secs);
+        }
+        Ok(())
     }
 
     pub fn with_sdk_config(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self> {
@@ -54,7 +67,13 @@ impl App {
         directory: Arc<dyn Directory>,
         limiter: Arc<dyn RateLimiter>,
     ) -> Self {
-        let tokens = TokenService::new(&config.jwt_secret, &config.jwt_issuer, config.access_token_ttl_secs);
+        let (issuer, ttl) = (&config.jwt_issuer, config.access_token_ttl_secs);
+        // Replaced by the SSM keys in `load_jwt_keys` when a parameter is named.
+        let tokens = if config.jwt_secret.is_empty() {
+            TokenService::without_keys(issuer, ttl)
+        } else {
+            TokenService::new(&config.jwt_secret, issuer, ttl)
+        };
         Self { config: Arc::new(config), tokens, store, pusher, directory, limiter, schedules: None, queue: None }
     }
 }

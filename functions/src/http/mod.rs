@@ -21,7 +21,7 @@ mod users;
 use std::sync::LazyLock;
 
 use chat::App;
-use chat::error::{ChatError, ErrorCode};
+use chat::error::ChatError;
 use futures::future::BoxFuture;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -83,11 +83,6 @@ routes! {
     memberships::patch_membership,
 }
 
-/// Every `/auth/{name}` answers "wrong method" (400) rather than 404, served or not: the first
-/// router matched `["auth", _]`, and wrong-method answers stay as they are until they change on
-/// purpose.
-const KNOWN_WITHOUT_ROUTE: &[&str] = &["/auth/{name}"];
-
 /// The router, built on the first request of a Lambda instance from the operations' methods and
 /// paths.
 static ROUTER: LazyLock<Router> = LazyLock::new(|| {
@@ -104,7 +99,7 @@ static ROUTER: LazyLock<Router> = LazyLock::new(|| {
             routes.push(Route { method, path: path.clone(), pattern: Pattern::parse(path), handler });
         }
     }
-    Router::new(routes, KNOWN_WITHOUT_ROUTE)
+    Router::new(routes)
 });
 
 /// Every route as (method, path pattern), in the table's order.
@@ -128,9 +123,7 @@ async fn dispatch(app: &App, req: &Request, method: &str, path: &str) -> Reply {
             users::refuse_unknown_caller(&ctx, path).await?;
             (route.handler)(ctx).await
         }
-        Lookup::WrongMethod => {
-            Err(ChatError::new(ErrorCode::InvalidInput, format!("method {method} is not allowed on {path}")))
-        }
+        Lookup::WrongMethod(allowed) => Ok(router::method_not_allowed(method, path, &allowed)),
         Lookup::NotFound => Err(ChatError::not_found("route")),
     }
 }

@@ -1,5 +1,6 @@
 //! Path patterns and the choice of a route: which handler answers a method and path, and whether
-//! an unserved method meets a path some route knows (400) or nothing knows the path (404).
+//! an unserved method meets a path some route knows (405 with `Allow`, as HTTP says) or nothing
+//! knows the path (404).
 
 use futures::future::BoxFuture;
 
@@ -67,20 +68,18 @@ pub struct Route {
 /// What a request path and method come to.
 pub enum Lookup<'r, 'p> {
     Route(&'r Route, Vec<&'p str>),
-    /// Some route serves this path, with another method.
-    WrongMethod,
+    /// Some route serves this path, with another method: these, sorted.
+    WrongMethod(Vec<&'static str>),
     NotFound,
 }
 
 pub struct Router {
     routes: Vec<Route>,
-    /// Paths that answer "wrong method" although no route serves them.
-    known_without_route: Vec<Pattern>,
 }
 
 impl Router {
-    pub fn new(routes: Vec<Route>, known_without_route: &[&str]) -> Self {
-        Self { routes, known_without_route: known_without_route.iter().map(|p| Pattern::parse(p)).collect() }
+    pub fn new(routes: Vec<Route>) -> Self {
+        Self { routes }
     }
 
     pub fn routes(&self) -> &[Route] {
@@ -89,11 +88,11 @@ impl Router {
 
     pub fn find<'r, 'p>(&'r self, method: &str, path: &'p str) -> Lookup<'r, 'p> {
         let segments: Vec<&str> = split(path).collect();
-        let mut known = self.known_without_route.iter().any(|p| p.capture(&segments).is_some());
+        let mut allowed = Vec::new();
         let mut best: Option<(&Route, Vec<&str>)> = None;
         for route in &self.routes {
             let Some(params) = route.pattern.capture(&segments) else { continue };
-            known = true;
+            allowed.push(route.method);
             let better = best.as_ref().is_none_or(|(b, _)| route.pattern.literals() > b.pattern.literals());
             if route.method == method && better {
                 best = Some((route, params));
@@ -101,10 +100,25 @@ impl Router {
         }
         match best {
             Some((route, params)) => Lookup::Route(route, params),
-            None if known => Lookup::WrongMethod,
-            None => Lookup::NotFound,
+            None if allowed.is_empty() => Lookup::NotFound,
+            None => {
+                allowed.sort_unstable();
+                allowed.dedup();
+                Lookup::WrongMethod(allowed)
+            }
         }
     }
+}
+
+/// 405 with the `Allow` header; the body is the usual error (`invalid_input`).
+pub fn method_not_allowed(method: &str, path: &str, allowed: &[&str]) -> lambda_http::Response<lambda_http::Body> {
+    let err = chat::error::ChatError::invalid(format!("method {method} is not allowed on {path}"));
+    let mut response = super::request::error_response(&err);
+    *response.status_mut() = lambda_http::http::StatusCode::METHOD_NOT_ALLOWED;
+    if let Ok(value) = allowed.join(", ").parse() {
+        response.headers_mut().insert("allow", value);
+    }
+    response
 }
 
 #[cfg(test)]
@@ -118,21 +132,18 @@ mod tests {
     fn router() -> Router {
         let route =
             |method, path: &str| Route { method, path: path.into(), pattern: Pattern::parse(path), handler: never };
-        Router::new(
-            vec![
-                route("GET", "/users/{id}"),
-                route("GET", "/users/online"),
-                route("DELETE", "/conversations/{id}/members/{userId}"),
-                route("GET", "/me"),
-            ],
-            &["/auth/{name}"],
-        )
+        Router::new(vec![
+            route("GET", "/users/{id}"),
+            route("GET", "/users/online"),
+            route("DELETE", "/conversations/{id}/members/{userId}"),
+            route("GET", "/me"),
+        ])
     }
 
     fn found(router: &Router, method: &str, path: &str) -> String {
         match router.find(method, path) {
             Lookup::Route(route, params) => format!("{} {} {params:?}", route.method, route.path),
-            Lookup::WrongMethod => "wrong method".into(),
+            Lookup::WrongMethod(allowed) => format!("wrong method, allow {}", allowed.join(", ")),
             Lookup::NotFound => "not found".into(),
         }
     }
@@ -167,9 +178,10 @@ mod tests {
     #[test]
     fn a_known_path_with_another_method_is_a_wrong_method_else_not_found() {
         let router = router();
-        assert_eq!(found(&router, "POST", "/me"), "wrong method");
-        assert_eq!(found(&router, "GET", "/conversations/c1/members/u2"), "wrong method");
-        assert_eq!(found(&router, "GET", "/auth/anything"), "wrong method");
+        assert_eq!(found(&router, "POST", "/me"), "wrong method, allow GET");
+        assert_eq!(found(&router, "GET", "/conversations/c1/members/u2"), "wrong method, allow DELETE");
+        assert_eq!(found(&router, "POST", "/users/online"), "wrong method, allow GET");
+        assert_eq!(found(&router, "GET", "/auth/anything"), "not found");
         assert_eq!(found(&router, "GET", "/nope"), "not found");
         assert_eq!(found(&router, "GET", "/"), "not found");
         assert_eq!(found(&router, "GET", "/me/more"), "not found");

@@ -68,7 +68,7 @@ pub struct UserSearchQuery {
 }
 
 #[utoipa::path(get, path = "/users", tag = "users", summary = "Search users",
-    description = "Users whose username starts with `q` (case-insensitive), in username order; public view (no email).",
+    description = "Users whose username starts with `q` (case-insensitive), in username order; public view (no email), with `online`/`lastSeen` only for users who share a conversation with the caller.",
     params(UserSearchQuery),
     responses(
         (status = 200, description = "A page of users.", body = UserPage),
@@ -78,8 +78,8 @@ pub struct UserSearchQuery {
     ),
 )]
 pub async fn search_users(ctx: Ctx<'_>) -> Reply {
-    ctx.caller()?;
-    json(200, &users::search(ctx.app, ctx.query("q"), ctx.limit()?, ctx.query("cursor")).await?)
+    let caller = ctx.caller()?;
+    json(200, &users::search(ctx.app, &caller, ctx.query("q"), ctx.limit()?, ctx.query("cursor")).await?)
 }
 
 #[utoipa::path(get, path = "/users/online", tag = "users", summary = "Online contacts",
@@ -105,7 +105,7 @@ pub struct UserPath {
 }
 
 #[utoipa::path(get, path = "/users/{id}", tag = "users", summary = "A user",
-    description = "The public view of a user (no email).",
+    description = "The public view of a user (no email). `online` and `lastSeen` only for the caller itself and users who share a conversation with it (who also get its `presence` events); anyone else sees `online:false` and no `lastSeen`.",
     params(UserPath),
     responses(
         (status = 200, description = "The user.", body = User),
@@ -116,6 +116,6 @@ pub struct UserPath {
 )]
 pub async fn get_user(ctx: Ctx<'_>) -> Reply {
     let [id] = ctx.params()?;
-    ctx.caller()?;
-    json(200, &users::get(ctx.app, id).await?)
+    let caller = ctx.caller()?;
+    json(200, &users::get(ctx.app, &caller, id).await?)
 }

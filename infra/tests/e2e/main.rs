@@ -24,5 +24,7 @@ mod users;
 // defects branch: sizes, security, fuzz, load, stale presence
 mod passwords;
 mod security;
+mod security_keys;
 mod security_tokens;
 mod sizes;
+mod strict_inputs;

@@ -64,3 +64,33 @@ async fn a_spoofed_forwarded_for_does_not_bypass_the_ip_limit() {
     }
     assert_eq!(statuses, vec![401, 401, 401, 429, 429, 429]);
 }
+
+/// `GET /users/{id}` and `GET /users?q=` show `online`/`lastSeen` only to those who also get the
+/// user's `presence` events: people who share a conversation with it.
+#[tokio::test]
+async fn presence_is_shown_only_to_people_who_share_a_conversation() {
+    let env = TestEnv::start().await;
+    let (ann, bob, eve) = (env.register("ann").await, env.register("bob").await, env.register("eve").await);
+    env.open_direct(&ann, &bob).await;
+    let mut ann_ws = env.connect(&ann.access).await;
+    let _bob_ws = env.connect(&bob.access).await;
+    let presence = ann_ws.recv_type("presence").await;
+    assert_eq!(presence["userId"], bob.id.as_str(), "ann shares a conversation: she hears bob");
+
+    let path = format!("/users/{}", bob.id);
+    let (status, seen_by_ann) = env.call("GET", &path, Some(&ann.access), None).await;
+    assert_eq!((status, seen_by_ann["online"].clone()), (200, json!(true)), "{seen_by_ann}");
+    assert!(seen_by_ann["lastSeen"].is_string());
+    let (status, seen_by_eve) = env.call("GET", &path, Some(&eve.access), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(seen_by_eve["online"], false, "a stranger: {seen_by_eve}");
+    assert!(seen_by_eve.get("lastSeen").is_none(), "a stranger: {seen_by_eve}");
+    assert_eq!(seen_by_eve["username"], bob.username.as_str(), "the public profile is still there");
+
+    let query = format!("/users?q={}", bob.username);
+    let (_, found_by_eve) = env.call("GET", &query, Some(&eve.access), None).await;
+    let found = &found_by_eve["users"][0];
+    assert!(found["online"] == false && found.get("lastSeen").is_none(), "search, a stranger: {found}");
+    let (_, found_by_ann) = env.call("GET", &query, Some(&ann.access), None).await;
+    assert_eq!(found_by_ann["users"][0]["online"], true, "search, a contact");
+}

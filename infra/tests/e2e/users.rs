@@ -75,6 +75,8 @@ async fn search_is_a_case_insensitive_paged_prefix_search_without_emails() {
 async fn a_user_by_id_shows_online_and_last_seen_but_no_email() {
     let env = TestEnv::start().await;
     let (ann, bob) = (env.register("ann").await, env.register("bob").await);
+    // presence is shown to users who share a conversation (e2e security::presence_...)
+    env.open_direct(&ann, &bob).await;
     let path = format!("/users/{}", bob.id);
 
     let (status, before) = env.call("GET", &path, Some(&ann.access), None).await;

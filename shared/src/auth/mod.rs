@@ -4,4 +4,4 @@ pub mod password;
 pub mod refresh;
 pub mod tokens;
 
-pub use tokens::{AccessClaims, TokenService};
+pub use tokens::{AccessClaims, KeyRing, TokenService};

@@ -2,6 +2,7 @@
 //! pusher, the SQS queue of scheduled messages.
 
 pub mod dynamo;
+pub mod jwt_keys;
 pub mod keys;
 pub mod pusher;
 pub mod queue;

@@ -27,6 +27,17 @@ pub struct ReceiptInput<'a> {
 /// Moves the pointer (a read is a delivery too: one write moves both) and returns the pushes: `receipt`
 /// to the senders of newly covered messages, to the caller's other devices for `read`, and to
 /// the asking connection (with its pointer as it now stands, moved or not).
+/// Whether `message_id` is a message of `conversation_id`: the one message right after its
+/// predecessor id (one Query of one item).
+async fn message_in(app: &App, conversation_id: &str, message_id: &str) -> Result<bool> {
+    let Some(before) = crate::domain::id::parse_ulid(message_id).and_then(|u| u.0.checked_sub(1)) else {
+        return Ok(false);
+    };
+    let page = crate::ports::HistoryPage::After(ulid::Ulid(before).to_string());
+    let (messages, _) = app.store.list_messages(conversation_id, &page, None, 1).await?;
+    Ok(messages.first().is_some_and(|m| m.id == message_id))
+}
+
 pub async fn mark(app: &App, input: ReceiptInput<'_>) -> Result<Pushes> {
     validate_conversation_id(input.conversation_id)?;
     validate_pointer_id(input.message_id)?;
@@ -44,7 +55,13 @@ pub async fn mark(app: &App, input: ReceiptInput<'_>) -> Result<Pushes> {
             None => None,
         }
     };
-    let (moved, prefetched) = tokio::join!(move_pointers, prefetch);
+    // A pointer names a message of this conversation: checked (with the connections' prefetch)
+    // before any pointer moves, so an id of another conversation or of no message moves nothing.
+    let (exists, prefetched) = tokio::join!(message_in(app, id, input.message_id), prefetch);
+    if !exists? {
+        return Err(ChatError::not_found("message"));
+    }
+    let moved = move_pointers.await;
     let moved = moved?;
     let status = match input.pointer {
         Pointer::Delivered => "delivered",

@@ -50,23 +50,38 @@ fn decode_cursor(cursor: &str, prefix: &str) -> Result<(String, String)> {
 
 /// `GET /users?q=&limit=&cursor=`: users whose username starts with `q` (any case), in username
 /// order, each with `online`.
-pub async fn search(app: &App, q: Option<&str>, limit: Option<usize>, cursor: Option<&str>) -> Result<UserPage> {
+pub async fn search(
+    app: &App,
+    caller: &str,
+    q: Option<&str>,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<UserPage> {
     let prefix = search_prefix(q)?;
     let limit = SEARCH_LIMIT.check(limit)?;
     let after = cursor.filter(|c| !c.is_empty()).map(|c| decode_cursor(c, &prefix)).transpose()?;
     let (users, more) =
         app.directory.search_users(&prefix, after.as_ref().map(|(n, i)| (n.as_str(), i.as_str())), limit).await?;
-    let users = with_online(app, users).await?;
+    let users = with_online(app, caller, users).await?;
     let next_cursor = if more { users.last().map(encode_cursor) } else { None };
     Ok(UserPage { users, next_cursor })
 }
 
-/// Sets `online` on each user (one eventually consistent connection read each, concurrently).
-async fn with_online(app: &App, users: Vec<User>) -> Result<Vec<User>> {
+/// Sets `online` on each user who shares a conversation with `caller` (one eventually
+/// consistent connection read each, concurrently); the others show no presence, as on
+/// `GET /users/{id}`.
+async fn with_online(app: &App, caller: &str, users: Vec<User>) -> Result<Vec<User>> {
+    let contacts = presence::contacts(app, caller).await?;
     futures::stream::iter(users)
-        .map(|mut u| async move {
-            u.online = app.directory.is_online(&u.id).await?;
-            Ok(u.public())
+        .map(|u| {
+            let shares = u.id == caller || contacts.binary_search(&u.id).is_ok();
+            async move {
+                if !shares {
+                    return Ok(hide_presence(u.public()));
+                }
+                let online = app.directory.is_online(&u.id).await?;
+                Ok(User { online, ..u.public() })
+            }
         })
         .buffered(ONLINE_CHECK_CONCURRENCY)
         .collect::<Vec<Result<User>>>()
@@ -75,16 +90,31 @@ async fn with_online(app: &App, users: Vec<User>) -> Result<Vec<User>> {
         .collect()
 }
 
-/// `GET /users/{id}`: the public user with `online` and `lastSeen`; `not_found` otherwise.
-pub async fn get(app: &App, user_id: &str) -> Result<User> {
+/// `GET /users/{id}`: the public user; `online` and `lastSeen` only when the caller is the user or
+/// shares a conversation with it (exactly who gets its `presence` events: `presence::contacts`
+/// of the user), else `online:false` without `lastSeen`. `not_found` for no such user.
+pub async fn get(app: &App, caller: &str, user_id: &str) -> Result<User> {
     if !is_ulid(user_id) {
         return Err(ChatError::not_found("user"));
     }
-    let (record, online) = tokio::join!(app.store.get_user(user_id), app.directory.is_online(user_id));
+    let shares = async {
+        if caller == user_id {
+            Ok(true)
+        } else {
+            presence::contacts(app, user_id).await.map(|c| c.iter().any(|u| u == caller))
+        }
+    };
+    let (record, online, shares) = tokio::join!(app.store.get_user(user_id), app.directory.is_online(user_id), shares);
     let Some(record) = record? else {
         return Err(ChatError::not_found("user"));
     };
-    Ok(User { online: online?, ..record.user.public() })
+    let user = record.user.public();
+    if shares? { Ok(User { online: online?, ..user }) } else { Ok(hide_presence(user)) }
+}
+
+/// A user as a stranger sees it: no presence.
+fn hide_presence(user: User) -> User {
+    User { online: false, last_seen: None, ..user }
 }
 
 /// `GET /users/online`: online users who share a conversation with the caller, in username order,

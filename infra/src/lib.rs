@@ -6,10 +6,13 @@
 pub mod account;
 pub mod aws_proxy;
 pub mod bootstrap;
+pub mod bus;
 pub mod emulator;
 pub mod gateway;
 pub mod invoke;
 pub mod local;
+pub mod pattern;
 pub mod schedules;
 pub mod sqs_mapping;
+pub mod streams;
 pub mod template;

@@ -21,3 +21,4 @@ mod presence;
 mod receipts;
 mod scheduled;
 mod users;
+mod webhooks;

@@ -13,6 +13,7 @@ mod authz;
 mod clock;
 mod conversations;
 mod devices;
+mod events;
 mod faults;
 mod gateway;
 mod limits;

@@ -19,6 +19,7 @@ mod gateway;
 mod limits;
 mod messaging;
 mod presence;
+mod push;
 mod receipts;
 mod scheduled;
 mod users;

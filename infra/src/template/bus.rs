@@ -90,6 +90,9 @@ impl BusDefinitions {
             }
         }
         for (id, r) in of_type("AWS::Events::Archive") {
+            if !exists(scope, r, &id)? {
+                continue;
+            }
             let source = r.get("Properties").and_then(|p| p.get("SourceArn")).and_then(intrinsics::arn_of);
             if let Some(bus) = source.filter(|b| out.buses.iter().any(|x| x == b)) {
                 out.archives.insert(id, bus.to_string());

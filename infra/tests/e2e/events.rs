@@ -180,3 +180,118 @@ async fn an_unreadable_record_is_set_aside_and_later_changes_still_come_through(
     // nothing of the poison reached the bus
     assert!(receiver.calls().iter().all(|(_, e)| e["detail"]["id"] != poison.as_str()));
 }
+
+/// Every event source template.yaml declares, read from the YAML itself: (kind, name) of each
+/// function event other than an API's, each `AWS::Events::Rule` and each
+/// `AWS::Lambda::EventSourceMapping`, where its `Condition` holds.
+fn declared_event_sources(parameters: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let webhook_on = parameters.get("WebhookUrl").is_some_and(|u| !u.is_empty());
+    let mut out = Vec::new();
+    for (id, resource) in doc["Resources"].as_mapping().unwrap() {
+        let id = id.as_str().unwrap();
+        match (resource["Type"].as_str().unwrap(), resource["Condition"].as_str()) {
+            (_, Some("WebhookOn")) if !webhook_on => {}
+            (_, Some(other)) if other != "WebhookOn" && resource["Type"] == "AWS::Events::Rule" => {
+                panic!("{id}: rule under condition {other}, which this test does not evaluate")
+            }
+            ("AWS::Events::Rule", _) => out.push(("Rule".to_string(), id.to_string())),
+            ("AWS::Lambda::EventSourceMapping", _) => out.push(("EventSourceMapping".to_string(), id.to_string())),
+            ("AWS::Serverless::Function", _) => {
+                for (event, e) in resource["Properties"]["Events"].as_mapping().into_iter().flatten() {
+                    let kind = e["Type"].as_str().unwrap();
+                    if !matches!(kind, "HttpApi" | "Api") {
+                        out.push((kind.to_string(), format!("{id}.{}", event.as_str().unwrap())));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What the local gateway runs of a template (schedules, SQS and stream mappings, bus rules),
+/// named as in `declared_event_sources`.
+fn run_locally(t: &chat_local::template::Template) -> Vec<(String, String)> {
+    let function_of = |binary: &str| t.functions.iter().find(|(_, b)| b.as_str() == binary).unwrap().0.clone();
+    let mut out = Vec::new();
+    for s in &t.events.schedules {
+        out.push(("Schedule".to_string(), format!("{}.{}", function_of(&s.function), s.name)));
+    }
+    for m in &t.events.queue_mappings {
+        out.push(("SQS".to_string(), format!("{}.{}", function_of(&m.function), m.name)));
+    }
+    for m in &t.streams.mappings {
+        out.push(("DynamoDB".to_string(), format!("{}.{}", function_of(&m.function), m.name)));
+    }
+    for r in &t.bus.rules {
+        let from_function = t.functions.keys().find(|f| r.name.strip_prefix(f.as_str()).is_some_and(|e| !e.is_empty()));
+        match from_function {
+            Some(f) => out.push(("EventBridgeRule".to_string(), format!("{f}.{}", &r.name[f.len()..]))),
+            None => out.push(("Rule".to_string(), r.name.clone())),
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_event_source_of_the_template_runs_locally_and_nothing_else_does() {
+    for parameters in
+        [BTreeMap::new(), BTreeMap::from([("WebhookUrl".to_string(), "https://example.com/hook".to_string())])]
+    {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        let t = chat_local::template::Template::load_with_parameters(&path, &parameters).expect("template.yaml parses");
+        assert_eq!(run_locally(&t), declared_event_sources(&parameters), "with {parameters:?}");
+        // and each mapping runs as declared
+        let stream = &t.streams.mappings[0];
+        assert_eq!(t.streams.tables.get(&stream.table).map(String::as_str), Some("NEW_AND_OLD_IMAGES"));
+        assert_eq!((stream.batch_size, stream.batching_window_secs, stream.max_retry_attempts), (100, 1, 5));
+        assert!(stream.report_batch_item_failures && stream.bisect_on_error);
+        assert_eq!(stream.on_failure_queue.as_deref(), Some("EventsFailureQueue"));
+        assert_eq!(stream.filters.len(), 2);
+        let push = t.bus.rules.iter().find(|r| r.name == "PushFunctionMessageCreated").expect("the push rule");
+        assert_eq!(push.pattern, json!({"source": ["chat"], "detail-type": ["message.created"]}));
+        assert_eq!(push.targets[0].dead_letter_queue.as_deref(), Some("PushDLQ"));
+        assert_eq!(t.bus.bus_env.get("CHAT_EVENT_BUS").map(String::as_str), Some("ChatEventBus"));
+        assert!(t.bus.archives.is_empty(), "the archive is off by default");
+        let webhook = t.bus.rules.iter().find(|r| r.name == "WebhookRule");
+        assert_eq!(webhook.is_some(), parameters.contains_key("WebhookUrl"));
+        if let Some(webhook) = webhook {
+            let target = &webhook.targets[0];
+            assert_eq!(
+                target.kind,
+                chat_local::template::bus::TargetKind::ApiDestination {
+                    url: "https://example.com/hook".into(),
+                    method: "POST".into(),
+                    header: Some(("x-chat-webhook-key".into(), String::new())),
+                }
+            );
+            assert_eq!((target.max_retry_attempts, target.dead_letter_queue.as_deref()), (8, Some("WebhookDLQ")));
+        }
+    }
+    // the stream filters pass exactly the items domain events come from
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let t = chat_local::template::Template::load(&path).unwrap();
+    let passes = |name: &str, pk: &str, sk: &str| {
+        let record = json!({"eventName": name, "dynamodb": {"Keys": {"pk": {"S": pk}, "sk": {"S": sk}}}});
+        t.streams.mappings[0].filters.iter().any(|f| chat_local::pattern::matches(f, &record))
+    };
+    assert!(passes("INSERT", "USER#u", "PROFILE") && passes("INSERT", "CONV#g-1", "META"));
+    assert!(passes("MODIFY", "CONV#g-1", "MSG#1") && passes("REMOVE", "CONV#g-1", "MEMBER#u"));
+    for (name, pk, sk) in [
+        ("MODIFY", "USER#u", "PROFILE"),
+        ("MODIFY", "CONV#g-1", "META"),
+        ("INSERT", "USER#u", "CONN#c"),
+        ("INSERT", "USER#u", "CONNSET"),
+        ("INSERT", "IDEM#u#c", "IDEM"),
+        ("INSERT", "STATS#USERS", "COUNT"),
+        ("INSERT", "USER#u", "DEVICE#d"),
+        ("INSERT", "RTF#f", "FAMILY"),
+    ] {
+        assert!(!passes(name, pk, sk), "{name} {pk} {sk} should not invoke the events function");
+    }
+}

@@ -267,7 +267,7 @@ fn every_event_source_of_the_template_runs_locally_and_nothing_else_does() {
                 chat_local::template::bus::TargetKind::ApiDestination {
                     url: "https://example.com/hook".into(),
                     method: "POST".into(),
-                    header: Some(("x-chat-webhook-key".into(), String::new())),
+                    header: Some(("x-chat-webhook-key".into(), "unset".into())),
                 }
             );
             assert_eq!((target.max_retry_attempts, target.dead_letter_queue.as_deref()), (8, Some("WebhookDLQ")));

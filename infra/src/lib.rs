@@ -12,6 +12,8 @@ pub mod gateway;
 pub mod invoke;
 pub mod local;
 pub mod pattern;
+pub mod pricing;
+pub mod recovery;
 pub mod schedules;
 pub mod sqs_mapping;
 pub mod streams;

@@ -1,7 +1,7 @@
 //! The traits the use cases need, one per aggregate or capability, each next to the outcomes it
 //! returns. The AWS adapters in `aws/` implement them; nothing here knows about DynamoDB or API
 //! Gateway. `Store` and `Directory` bundle the per-aggregate traits for `App`, so a use case
-//! calls `app.store.put_message(...)` without naming the trait that declares it.
+//! calls `app.store.store_message(...)` without naming the trait that declares it.
 
 mod connections;
 mod conversations;
@@ -25,7 +25,7 @@ pub use conversations::{ConversationStore, CreateConversation, CreateDirect};
 pub use devices::{DeviceStore, PushTarget, Seen};
 pub use events::EventPublisher;
 pub use members::{AddMember, AddRule, MemberStore, RemoveMember};
-pub use messages::{ChangedMessage, HistoryPage, MessageChange, MessageStore, StoredMessage};
+pub use messages::{Audience, ChangedMessage, Claim, HistoryPage, MessageChange, MessageStore, StoredMessage};
 pub use notifications::{NotificationSettings, Published, PushNotifier, Recipient};
 pub use presence::{ConnectionInfo, PresenceDirectory};
 pub use profiles::ProfileDirectory;

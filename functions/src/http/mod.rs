@@ -123,7 +123,11 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 async fn dispatch(app: &App, req: &Request, method: &str, path: &str) -> Reply {
     match ROUTER.find(method, path) {
-        Lookup::Route(route, params) => (route.handler)(Ctx::new(app, req, &params)).await,
+        Lookup::Route(route, params) => {
+            let ctx = Ctx::new(app, req, &params);
+            users::refuse_unknown_caller(&ctx, path).await?;
+            (route.handler)(ctx).await
+        }
         Lookup::WrongMethod => {
             Err(ChatError::new(ErrorCode::InvalidInput, format!("method {method} is not allowed on {path}")))
         }

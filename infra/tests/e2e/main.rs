@@ -24,3 +24,8 @@ mod receipts;
 mod scheduled;
 mod users;
 mod webhooks;
+// defects branch: sizes, security, fuzz, load, stale presence
+mod passwords;
+mod security;
+mod security_tokens;
+mod sizes;

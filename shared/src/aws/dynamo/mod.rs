@@ -5,6 +5,7 @@
 
 use aws_sdk_dynamodb::Client;
 
+mod audience;
 mod common;
 mod connections;
 mod conversations;

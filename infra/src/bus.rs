@@ -24,7 +24,7 @@ use crate::template::bus::{BusDefinitions, BusRule, BusTarget, TargetKind};
 /// as long, at most `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-const IDLE_POLL: Duration = Duration::from_millis(100);
+const IDLE_POLL: Duration = Duration::from_millis(250);
 
 /// A bus of the template as created on the endpoint.
 #[derive(Debug, Clone)]

@@ -21,7 +21,7 @@ use crate::schedules::Tasks;
 use crate::template::streams::{StreamDefinitions, StreamMapping};
 
 /// Pause after a read that found nothing new.
-const IDLE_POLL: Duration = Duration::from_millis(100);
+const IDLE_POLL: Duration = Duration::from_millis(250);
 
 /// A table's stream on the endpoint.
 #[derive(Debug, Clone)]

@@ -36,14 +36,41 @@ async fn pushes(token: &str) -> Vec<Value> {
     endpoints(token).await.into_iter().flat_map(|(_, m)| m).collect()
 }
 
+/// Waits until `n` pushes reached `token`. data.json dumps the whole emulator (every test's
+/// tables too), so it is read at most once a second: polling it faster starves the other tests.
 async fn until_pushed(token: &str, n: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let got = pushes(token).await;
         if got.len() >= n {
             return got;
         }
         assert!(tokio::time::Instant::now() < deadline, "{token}: {} of {n} pushes: {got:#?}", got.len());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Waits (cheaply, through the device list) until the push function made `user`'s endpoint,
+/// which it does right before its first publish to it.
+async fn until_endpoint(env: &TestEnv, user: &TestUser) {
+    let key = |k: &str, v: String| (k.to_string(), aws_sdk_dynamodb::types::AttributeValue::S(v));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let item = env
+            .dynamo
+            .get_item()
+            .table_name(&env.table)
+            .set_key(Some([key("pk", format!("USER#{}", user.id)), key("sk", "DEVICE#d1".into())].into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_default();
+        if item.contains_key("endpointArn") {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no endpoint made for {}", user.username);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -91,6 +118,8 @@ async fn offline_unmuted_members_get_one_push_per_device_and_no_one_else_does() 
 
     let content = "é".repeat(150);
     let message = env.post_message(&ann, &group, &content, "c1").await;
+    until_endpoint(&env, &bob).await;
+    until_endpoint(&env, &eve).await;
     let bob_push = until_pushed(&bob_token, 1).await;
     until_pushed(&eve_token, 1).await;
 
@@ -125,6 +154,16 @@ async fn offline_unmuted_members_get_one_push_per_device_and_no_one_else_does() 
             .to_string();
     sns.set_endpoint_attributes().endpoint_arn(&bob_arn).attributes("Enabled", "false").send().await.unwrap();
     env.post_message(&ann, &group, "second", "c2").await;
+    // the refresh re-enables it right before publishing again (a cheap call to wait on)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let attributes = sns.get_endpoint_attributes().endpoint_arn(&bob_arn).send().await.unwrap();
+        if attributes.attributes().and_then(|a| a.get("Enabled")).map(String::as_str) == Some("true") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "bob's endpoint was never re-enabled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let bob_pushes = until_pushed(&bob_token, 2).await;
     until_pushed(&eve_token, 2).await;
     assert_eq!(bob_pushes.len(), 2, "the edit pushed nothing: {bob_pushes:#?}");

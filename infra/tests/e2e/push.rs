@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{TestEnv, TestUser, aws_endpoint};
+use chat_local::emulator::{Moto, default_venv, free_port};
+use chat_local::local::LocalOptions;
 
-/// Every platform endpoint of `token` on the emulator: (enabled, published messages).
-async fn endpoints(token: &str) -> Vec<(bool, Vec<Value>)> {
-    let data: Value =
-        reqwest::get(format!("{}/moto-api/data.json", aws_endpoint())).await.unwrap().json().await.unwrap();
+use crate::support::{TestEnv, TestUser};
+
+/// Every platform endpoint of `token` on the emulator at `aws`: (enabled, published messages).
+async fn endpoints(aws: &str, token: &str) -> Vec<(bool, Vec<Value>)> {
+    let data: Value = reqwest::get(format!("{aws}/moto-api/data.json")).await.unwrap().json().await.unwrap();
     data["sns"]["PlatformEndpoint"]
         .as_array()
         .into_iter()
@@ -32,16 +34,17 @@ async fn endpoints(token: &str) -> Vec<(bool, Vec<Value>)> {
         .collect()
 }
 
-async fn pushes(token: &str) -> Vec<Value> {
-    endpoints(token).await.into_iter().flat_map(|(_, m)| m).collect()
+async fn pushes(aws: &str, token: &str) -> Vec<Value> {
+    endpoints(aws, token).await.into_iter().flat_map(|(_, m)| m).collect()
 }
 
-/// Waits until `n` pushes reached `token`. data.json dumps the whole emulator (every test's
-/// tables too), so it is read at most once a second: polling it faster starves the other tests.
-async fn until_pushed(token: &str, n: usize) -> Vec<Value> {
+/// Waits until `n` pushes reached `token`. data.json dumps the whole emulator, so this test has
+/// an emulator of its own (a dump of the suite's shared one holds every test's tables and stalls
+/// the others), and reads it at most once a second.
+async fn until_pushed(aws: &str, token: &str, n: usize) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let got = pushes(token).await;
+        let got = pushes(aws, token).await;
         if got.len() >= n {
             return got;
         }
@@ -85,7 +88,9 @@ async fn device(env: &TestEnv, user: &TestUser, platform: &str) -> String {
 
 #[tokio::test]
 async fn offline_unmuted_members_get_one_push_per_device_and_no_one_else_does() {
-    let env = TestEnv::start().await;
+    let moto = Moto::start(&default_venv(), free_port()).expect("an emulator of its own");
+    let aws = moto.endpoint.clone();
+    let env = TestEnv::start_on(&aws, |_| None, LocalOptions::default()).await;
     let [ann, bob, cat, dan, eve] = [
         env.register("ann").await,
         env.register("bob").await,
@@ -120,14 +125,14 @@ async fn offline_unmuted_members_get_one_push_per_device_and_no_one_else_does() 
     let message = env.post_message(&ann, &group, &content, "c1").await;
     until_endpoint(&env, &bob).await;
     until_endpoint(&env, &eve).await;
-    let bob_push = until_pushed(&bob_token, 1).await;
-    until_pushed(&eve_token, 1).await;
+    let bob_push = until_pushed(&aws, &bob_token, 1).await;
+    until_pushed(&aws, &eve_token, 1).await;
 
     let apns: Value = serde_json::from_str(bob_push[0]["APNS"].as_str().unwrap()).unwrap();
     assert_eq!(apns["aps"]["alert"]["title"], "ann (team)");
     assert_eq!(apns["aps"]["alert"]["body"], "é".repeat(100));
     assert_eq!(apns["data"], json!({"conversationId": group, "messageId": message["id"]}));
-    let fcm: Value = serde_json::from_str(pushes(&eve_token).await[0]["GCM"].as_str().unwrap()).unwrap();
+    let fcm: Value = serde_json::from_str(pushes(&aws, &eve_token).await[0]["GCM"].as_str().unwrap()).unwrap();
     assert_eq!(fcm["notification"]["title"], "ann (team)");
     assert_eq!(fcm["data"]["messageId"], message["id"]);
 
@@ -144,8 +149,7 @@ async fn offline_unmuted_members_get_one_push_per_device_and_no_one_else_does() 
     assert_eq!(status, 200);
     // the platform disables bob's endpoint; the next message re-enables it, same endpoint
     let sns = aws_sdk_sns::Client::new(&env.backend.sdk);
-    let data: Value =
-        reqwest::get(format!("{}/moto-api/data.json", aws_endpoint())).await.unwrap().json().await.unwrap();
+    let data: Value = reqwest::get(format!("{aws}/moto-api/data.json")).await.unwrap().json().await.unwrap();
     let bob_arn =
         data["sns"]["PlatformEndpoint"].as_array().unwrap().iter().find(|e| e["token"] == bob_token.as_str()).unwrap()
             ["arn"]
@@ -164,16 +168,18 @@ async fn offline_unmuted_members_get_one_push_per_device_and_no_one_else_does() 
         assert!(tokio::time::Instant::now() < deadline, "bob's endpoint was never re-enabled");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let bob_pushes = until_pushed(&bob_token, 2).await;
-    until_pushed(&eve_token, 2).await;
+    let bob_pushes = until_pushed(&aws, &bob_token, 2).await;
+    until_pushed(&aws, &eve_token, 2).await;
     assert_eq!(bob_pushes.len(), 2, "the edit pushed nothing: {bob_pushes:#?}");
-    let bob_endpoints = endpoints(&bob_token).await;
+    let bob_endpoints = endpoints(&aws, &bob_token).await;
     assert_eq!(bob_endpoints.len(), 1, "one endpoint per token");
     assert!(bob_endpoints[0].0, "re-enabled");
 
     // never the sender, the online member or the muted one (no endpoint was even made for them)
     for (who, token) in [("sender", &ann_token), ("online", &cat_token), ("muted", &dan_token)] {
-        assert!(endpoints(token).await.is_empty(), "{who} got a push");
+        assert!(endpoints(&aws, token).await.is_empty(), "{who} got a push");
     }
     cat_ws.assert_alive().await;
+    drop(env);
+    drop(moto);
 }

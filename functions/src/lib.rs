@@ -3,8 +3,10 @@
 //! gateway calls the very same functions through [`registry::invoke`] with the JSON that API
 //! Gateway would send.
 
+pub mod events;
 pub mod http;
 mod lambda;
+pub mod push;
 pub mod registry;
 pub mod scheduler;
 pub mod ws;

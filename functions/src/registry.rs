@@ -9,7 +9,7 @@ use lambda_http::Body;
 use lambda_runtime::Error;
 use serde_json::Value;
 
-use crate::{http, scheduler, ws};
+use crate::{events, http, push, scheduler, ws};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
@@ -24,10 +24,12 @@ pub enum Function {
     SchedulerPlanner,
     SchedulerDispatcher,
     SchedulerWorker,
+    Events,
+    Push,
 }
 
 impl Function {
-    pub const ALL: [Function; 11] = [
+    pub const ALL: [Function; 13] = [
         Function::WsAuthorizer,
         Function::WsConnect,
         Function::WsDisconnect,
@@ -39,6 +41,8 @@ impl Function {
         Function::SchedulerPlanner,
         Function::SchedulerDispatcher,
         Function::SchedulerWorker,
+        Function::Events,
+        Function::Push,
     ];
 
     /// The cargo binary (and the `BuildProperties.Binary` in template.yaml).
@@ -55,6 +59,8 @@ impl Function {
             Function::SchedulerPlanner => "scheduler-planner",
             Function::SchedulerDispatcher => "scheduler-dispatcher",
             Function::SchedulerWorker => "scheduler-worker",
+            Function::Events => "events",
+            Function::Push => "push",
         }
     }
 
@@ -85,6 +91,8 @@ pub async fn invoke(app: &App, function: Function, event: Value) -> Result<Value
             serde_json::to_value(scheduler::dispatch(app, serde_json::from_value(event)?).await?)?
         }
         Function::SchedulerWorker => serde_json::to_value(scheduler::work(app, serde_json::from_value(event)?).await?)?,
+        Function::Events => events::handle(app, serde_json::from_value(event)?).await?,
+        Function::Push => push::handle(app, serde_json::from_value(event)?).await?,
     };
     Ok(answer)
 }

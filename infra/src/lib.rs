@@ -6,12 +6,15 @@
 pub mod account;
 pub mod aws_proxy;
 pub mod bootstrap;
+pub mod bus;
 pub mod emulator;
 pub mod gateway;
 pub mod invoke;
 pub mod local;
+pub mod pattern;
 pub mod pricing;
 pub mod recovery;
 pub mod schedules;
 pub mod sqs_mapping;
+pub mod streams;
 pub mod template;

@@ -200,6 +200,16 @@ pub async fn start_with(
     let queues =
         crate::bootstrap::create_queues(&sqs, &config.table, &template.events.queues, options.visibility_timeout_secs)
             .await?;
+    // The table's stream, the buses with their taps, and emulator platform applications for push
+    // unless the parameters name others (streams.rs, bus.rs).
+    let stream = crate::streams::enable(&dynamo, &config.table, &template.table.logical_id, &template.streams).await?;
+    let buses = crate::bus::create(&sdk, &config.table, &template.bus).await?;
+    let bus_of = |var: &str| template.bus.bus_env.get(var).and_then(|id| buses.iter().find(|b| &b.logical_id == id));
+    config.events.bus = bus_of("CHAT_EVENT_BUS").map(|b| b.name.clone());
+    let (apns, fcm) = crate::bus::local_platform_applications(&sdk, &config.table).await?;
+    let parameter = |name: &str| options.parameters.get(name).filter(|v| !v.is_empty()).cloned();
+    config.events.apns_application = parameter("ApnsPlatformApplicationArn").or(Some(apns));
+    config.events.fcm_application = parameter("FcmPlatformApplicationArn").or(Some(fcm));
     let config_table = config.table.clone();
     let ws_addr = ws_listener.local_addr().map_err(|e| e.to_string())?;
     config.management_endpoint = Some(format!("http://{ws_addr}"));
@@ -230,12 +240,19 @@ pub async fn start_with(
     let schedules = LocalSchedules::new(functions.clone(), template.events.schedules.clone());
     let mut event_tasks = crate::sqs_mapping::start(
         functions.clone(),
-        sqs,
+        sqs.clone(),
         &template.events.queue_mappings,
         &queues,
         options.poll.clone(),
     )?;
     event_tasks.0.push(watch_resources(&dynamo, &sqs_for_recovery, &config_table, &template, &options));
+    if let Some(stream) = &stream {
+        let mappings = &template.streams.mappings;
+        let mut readers =
+            crate::streams::start(functions.clone(), endpoint, sqs.clone(), stream, mappings, &queues).await?;
+        event_tasks.0.append(&mut readers.0);
+    }
+    event_tasks.0.append(&mut crate::bus::start(functions.clone(), sqs, &buses, &template.bus, &queues).0);
     if options.clock {
         let mut clock = schedules.start_clock();
         event_tasks.0.append(&mut clock.0);

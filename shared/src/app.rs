@@ -6,7 +6,7 @@ use crate::auth::TokenService;
 use crate::aws::{DynamoStore, ManagementApiPusher};
 use crate::config::Config;
 use crate::error::Result;
-use crate::ports::{Directory, Pusher, Queue, RateLimiter, ScheduleStore, Store};
+use crate::ports::{Directory, EventPublisher, PushNotifier, Pusher, Queue, RateLimiter, ScheduleStore, Store};
 
 #[derive(Clone)]
 pub struct App {
@@ -22,6 +22,10 @@ pub struct App {
     pub schedules: Option<Arc<dyn ScheduleStore>>,
     /// The scheduled-messages queue; only the dispatcher has one (`CHAT_SCHEDULE_QUEUE_URL`).
     pub queue: Option<Arc<dyn Queue>>,
+    /// The bus of domain events; only the events function has one (`CHAT_EVENT_BUS`).
+    pub events: Option<Arc<dyn EventPublisher>>,
+    /// SNS mobile push; only the push function has it (a platform application ARN is set).
+    pub notifier: Option<Arc<dyn PushNotifier>>,
 }
 
 impl App {
@@ -57,6 +61,13 @@ impl App {
         let mut app = Self::with_ports(config, store.clone(), Arc::new(pusher), store.clone(), store.clone());
         app.schedules = Some(store);
         app.queue = queue;
+        // Each client only where its function needs it (init time stays flat elsewhere).
+        app.events = app.config.events.bus.clone().map(|bus| -> Arc<dyn EventPublisher> {
+            Arc::new(crate::aws::eventbridge::EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(sdk), bus))
+        });
+        if app.config.events.push_on() {
+            app.notifier = Some(Arc::new(crate::aws::sns::SnsNotifier::new(aws_sdk_sns::Client::new(sdk))));
+        }
         Ok(app)
     }
 
@@ -74,6 +85,17 @@ impl App {
         } else {
             TokenService::new(&config.jwt_secret, issuer, ttl)
         };
-        Self { config: Arc::new(config), tokens, store, pusher, directory, limiter, schedules: None, queue: None }
+        Self {
+            config: Arc::new(config),
+            tokens,
+            store,
+            pusher,
+            directory,
+            limiter,
+            schedules: None,
+            queue: None,
+            events: None,
+            notifier: None,
+        }
     }
 }

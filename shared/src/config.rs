@@ -2,7 +2,9 @@
 
 use crate::error::{ChatError, Result};
 
+mod events;
 mod schedule;
+pub use events::EventsConfig;
 pub use schedule::ScheduleConfig;
 
 #[derive(Debug, Clone)]
@@ -50,6 +52,8 @@ pub struct Config {
     pub presence_max_contacts: usize,
     /// Scheduled and automated messages (`CHAT_SCHEDULE_*`, `CHAT_AUTO_*`, `CHAT_PLANNER_*`).
     pub scheduling: ScheduleConfig,
+    /// Domain events and push notifications (`CHAT_EVENT_BUS`, `CHAT_*_PLATFORM_APPLICATION_ARN`).
+    pub events: EventsConfig,
 }
 
 impl Config {
@@ -115,6 +119,7 @@ impl Config {
             presence_max_room_members: positive("CHAT_PRESENCE_MAX_ROOM_MEMBERS", 100)? as usize,
             presence_max_contacts: positive("CHAT_PRESENCE_MAX_CONTACTS", 300)? as usize,
             scheduling: ScheduleConfig::from_lookup(&lookup)?,
+            events: EventsConfig::from_lookup(&lookup),
         })
     }
 }

@@ -6,6 +6,7 @@
 mod connections;
 mod conversations;
 mod devices;
+mod events;
 mod members;
 mod messages;
 mod notifications;
@@ -21,10 +22,11 @@ mod users;
 
 pub use connections::ConnectionStore;
 pub use conversations::{ConversationStore, CreateConversation, CreateDirect};
-pub use devices::{DeviceStore, Seen};
+pub use devices::{DeviceStore, PushTarget, Seen};
+pub use events::EventPublisher;
 pub use members::{AddMember, AddRule, MemberStore, RemoveMember};
 pub use messages::{Audience, ChangedMessage, Claim, HistoryPage, MessageChange, MessageStore, StoredMessage};
-pub use notifications::NotificationSettings;
+pub use notifications::{NotificationSettings, Published, PushNotifier, Recipient};
 pub use presence::{ConnectionInfo, PresenceDirectory};
 pub use profiles::ProfileDirectory;
 pub use pusher::{PushOutcome, Pusher};

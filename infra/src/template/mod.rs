@@ -4,12 +4,14 @@
 //! from what `sam deploy` creates. A function is named by its cargo binary
 //! (`Metadata.BuildProperties.Binary`), which is what the local gateway invokes.
 
+pub mod bus;
 pub mod cors;
 pub mod environment;
 pub mod events;
 pub mod intrinsics;
 pub mod limits;
 pub mod schedule_expression;
+pub mod streams;
 pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,6 +42,10 @@ pub struct Template {
     /// EventBridge rules (functions' `Schedule`/`ScheduleV2` events), SQS queues and the SQS
     /// event-source mappings (functions' `SQS` events): see `events.rs`.
     pub events: EventDefinitions,
+    /// The table's stream and the functions' `DynamoDB` event-source mappings (`streams.rs`).
+    pub streams: streams::StreamDefinitions,
+    /// Custom buses, their rules and targets (`bus.rs`).
+    pub bus: bus::BusDefinitions,
     /// Each function's `Timeout` and reserved concurrency, by binary.
     pub function_limits: BTreeMap<String, limits::FunctionLimits>,
     /// The stages' throttling (WebSocket stage and HTTP API).
@@ -195,12 +201,16 @@ impl Template {
 
         let events = EventDefinitions::parse(&doc, &scope, &functions)?;
         let http_cors = Cors::of_api(&doc, http_api, &scope)?;
+        let streams = streams::StreamDefinitions::parse(&doc, &scope, &functions, &events.queues)?;
+        let bus = bus::BusDefinitions::parse(&doc, &scope, &functions, &events.queues)?;
         let function_limits = limits::function_limits(&doc, &scope, &functions)?;
         let throttles = limits::stage_throttles(&doc, &scope)?;
         let environment = environment::variable_names(&doc, &functions);
 
         Ok(Self {
             events,
+            streams,
+            bus,
             ws_routes,
             connect_authorizer,
             route_selection_expression,
@@ -222,6 +232,12 @@ impl Template {
         invoked.insert(&self.http_function);
         invoked.extend(self.events.schedules.iter().map(|r| r.function.as_str()));
         invoked.extend(self.events.queue_mappings.iter().map(|m| m.function.as_str()));
+        invoked.extend(self.streams.mappings.iter().map(|m| m.function.as_str()));
+        for target in self.bus.rules.iter().flat_map(|r| &r.targets) {
+            if let bus::TargetKind::Lambda(function) = &target.kind {
+                invoked.insert(function);
+            }
+        }
         invoked
     }
 

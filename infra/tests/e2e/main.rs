@@ -13,14 +13,17 @@ mod authz;
 mod clock;
 mod conversations;
 mod devices;
+mod events;
 mod faults;
 mod gateway;
 mod limits;
 mod messaging;
 mod presence;
+mod push;
 mod receipts;
 mod scheduled;
 mod users;
+mod webhooks;
 // defects branch: sizes, security, fuzz, load, stale presence
 mod passwords;
 mod security;

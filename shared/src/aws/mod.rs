@@ -2,10 +2,12 @@
 //! pusher, the SQS queue of scheduled messages.
 
 pub mod dynamo;
+pub mod eventbridge;
 pub mod jwt_keys;
 pub mod keys;
 pub mod pusher;
 pub mod queue;
+pub mod sns;
 
 pub use dynamo::DynamoStore;
 pub use pusher::ManagementApiPusher;

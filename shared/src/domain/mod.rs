@@ -2,6 +2,7 @@
 
 pub mod conversation;
 pub mod device;
+pub mod event;
 pub mod id;
 pub mod message;
 pub mod page;

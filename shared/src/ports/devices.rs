@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::device::Device;
+use crate::domain::device::{Device, Platform};
 use crate::error::Result;
 
 /// What a connection or registration tells about a device.
@@ -11,6 +11,16 @@ pub struct Seen {
     pub at: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// A device with a push token, and the SNS endpoint made for that token if there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushTarget {
+    pub user_id: String,
+    pub device_id: String,
+    pub platform: Platform,
+    pub token: String,
+    pub endpoint: Option<String>,
 }
 
 #[async_trait]
@@ -24,4 +34,8 @@ pub trait DeviceStore: Send + Sync {
     /// Records a connection from a registered device; false (and nothing written) for an
     /// unknown one, so a client cannot create devices by connecting.
     async fn touch_device(&self, user_id: &str, device_id: &str, seen: &Seen) -> Result<bool>;
+    /// The devices with a push token of one user.
+    async fn push_targets(&self, user_id: &str) -> Result<Vec<PushTarget>>;
+    /// Remembers the endpoint made for the device's token, unless the token changed meanwhile.
+    async fn set_endpoint(&self, user_id: &str, device_id: &str, token: &str, endpoint: &str) -> Result<()>;
 }

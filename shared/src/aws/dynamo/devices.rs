@@ -13,7 +13,7 @@ use super::common::{conditional, from_item, s, sdk_error};
 use crate::aws::keys;
 use crate::domain::device::{Device, Platform};
 use crate::error::{ChatError, Result};
-use crate::ports::{DeviceStore, Seen};
+use crate::ports::{DeviceStore, PushTarget, Seen};
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -177,5 +177,52 @@ impl DeviceStore for DynamoStore {
             .send()
             .await;
         Ok(conditional(request)?.applied().is_some())
+    }
+
+    async fn push_targets(&self, user_id: &str) -> Result<Vec<PushTarget>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :device)")
+            .filter_expression("attribute_exists(pushToken)")
+            .expression_attribute_values(":pk", s(keys::user(user_id)))
+            .expression_attribute_values(":device", s(keys::DEVICE_PREFIX))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut targets = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let device: DeviceItem = from_item(item)?;
+            let Some(token) = device.push_token else { continue };
+            // An endpoint made for an older token is not this token's.
+            let endpoint = device.endpoint_arn.filter(|_| device.endpoint_token.as_deref() == Some(token.as_str()));
+            targets.push(PushTarget {
+                user_id: user_id.to_string(),
+                device_id: device.device_id,
+                platform: device.platform,
+                token,
+                endpoint,
+            });
+        }
+        Ok(targets)
+    }
+
+    async fn set_endpoint(&self, user_id: &str, device_id: &str, token: &str, endpoint: &str) -> Result<()> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(user_id)))
+            .key(keys::SK, s(keys::device(device_id)))
+            .update_expression("SET endpointArn = :arn, endpointToken = :token")
+            .condition_expression("pushToken = :token")
+            .expression_attribute_values(":arn", s(endpoint))
+            .expression_attribute_values(":token", s(token))
+            .send()
+            .await;
+        // A refused condition: the device was deleted or its token changed; the next push makes a new one.
+        conditional(request)?;
+        Ok(())
     }
 }

@@ -19,6 +19,7 @@ mod rate_limit;
 mod refresh_tokens;
 mod schedule;
 mod stats;
+pub mod stream;
 mod users;
 
 /// Implements every storage port of `ports` on the single table.

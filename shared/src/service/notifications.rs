@@ -1,0 +1,202 @@
+//! Push notifications for a new message (docs/events.md, "Push"): every member who is not the
+//! sender, has no open connection and has not muted the conversation gets an SNS mobile push on
+//! each device with a push token. Members are read a page at a time with their connection sets
+//! (one Query and one BatchGetItem per 100 members), devices of the offline ones 16 users at a
+//! time, and at most `MAX_PUSHES` notifications go out per message, so a big room's work is
+//! bounded per invocation.
+
+use std::collections::HashSet;
+
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::App;
+use crate::domain::conversation::kind_of_id;
+use crate::domain::{ConversationKind, Message, MessageKind};
+use crate::error::Result;
+use crate::ports::{Published, PushNotifier, PushTarget};
+
+pub const MEMBER_PAGE: usize = 100;
+/// A 5,000-member room of offline users with two devices each would be 10,000 publishes; the
+/// invocation stops here and says so in its log (EventBridge's retry would only repeat them).
+pub const MAX_PUSHES: usize = 2_000;
+const DEVICE_READS_IN_FLIGHT: usize = 16;
+const PUBLISHES_IN_FLIGHT: usize = 32;
+pub const BODY_MAX_CHARS: usize = 100;
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct PushReport {
+    pub sent: usize,
+    /// Endpoints SNS reported disabled that were re-enabled and published to again.
+    pub refreshed: usize,
+    pub failed: usize,
+    /// Pushes not sent because `MAX_PUSHES` was reached.
+    pub dropped: usize,
+}
+
+/// The notification's text: title = sender (and the group's name), body = the content cut to
+/// 100 characters, or what was sent.
+pub fn notification_text(sender: &str, group: Option<&str>, message: &Message) -> (String, String) {
+    let title = match group {
+        Some(name) => format!("{sender} ({name})"),
+        None => sender.to_string(),
+    };
+    let content = message.content.as_deref().filter(|c| !c.trim().is_empty());
+    let body = match (content, message.kind) {
+        (Some(c), _) => c.chars().take(BODY_MAX_CHARS).collect(),
+        (None, MessageKind::Voice) => "sent a voice note".to_string(),
+        (None, _) => "sent a file".to_string(),
+    };
+    (title, body)
+}
+
+/// SNS `MessageStructure: json`: one payload per platform, the data beside the alert.
+pub fn payload(title: &str, body: &str, message: &Message) -> String {
+    let data = json!({"conversationId": message.conversation_id, "messageId": message.id});
+    let apns = json!({"aps": {"alert": {"title": title, "body": body}, "sound": "default"}, "data": data});
+    let fcm = json!({"notification": {"title": title, "body": body}, "data": data});
+    json!({
+        "default": body,
+        "APNS": apns.to_string(),
+        "APNS_SANDBOX": apns.to_string(),
+        "GCM": fcm.to_string(),
+    })
+    .to_string()
+}
+
+pub async fn notify(app: &App, message: &Message) -> Result<PushReport> {
+    let mut report = PushReport::default();
+    let Some(notifier) = app.notifier.as_deref() else { return Ok(report) };
+    let sender = app.store.get_user(&message.sender_id).await?.map(|r| r.user.display_name);
+    let group = match kind_of_id(&message.conversation_id) {
+        Some(ConversationKind::Group | ConversationKind::Room) => {
+            app.store.get_conversation_meta(&message.conversation_id).await?.and_then(|c| c.name)
+        }
+        _ => None,
+    };
+    let (title, body) = notification_text(sender.as_deref().unwrap_or("Someone"), group.as_deref(), message);
+    let payload = payload(&title, &body, message);
+
+    let mut cursor = None;
+    loop {
+        let (page, next) = app.store.recipients(&message.conversation_id, cursor, MEMBER_PAGE).await?;
+        let candidates: Vec<String> =
+            page.into_iter().filter(|r| !r.muted && r.user_id != message.sender_id).map(|r| r.user_id).collect();
+        let online: HashSet<String> =
+            app.store.connections_of_users(&candidates).await?.into_iter().map(|(user, _)| user).collect();
+        let offline: Vec<String> = candidates.into_iter().filter(|u| !online.contains(u)).collect();
+        let reads = offline.into_iter().map(|user| async move { app.store.push_targets(&user).await });
+        let targets: Vec<PushTarget> = futures::stream::iter(reads)
+            .buffer_unordered(DEVICE_READS_IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        let room = MAX_PUSHES - report.sent - report.failed;
+        report.dropped += targets.len().saturating_sub(room);
+        let payload = payload.as_str();
+        let pushes = targets.into_iter().take(room).map(|target| push_one(app, notifier, target, payload));
+        let outcomes: Vec<Outcome> =
+            futures::stream::iter(pushes).buffer_unordered(PUBLISHES_IN_FLIGHT).collect().await;
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Sent => report.sent += 1,
+                Outcome::Refreshed => {
+                    report.sent += 1;
+                    report.refreshed += 1;
+                }
+                Outcome::Skipped => {}
+                Outcome::Failed => report.failed += 1,
+            }
+        }
+        cursor = next;
+        if cursor.is_none() || report.sent + report.failed >= MAX_PUSHES {
+            break;
+        }
+    }
+    if report.dropped > 0 || cursor.is_some() {
+        tracing::warn!(message = %message.id, dropped = report.dropped, "push limit per message reached");
+    }
+    Ok(report)
+}
+
+enum Outcome {
+    Sent,
+    Refreshed,
+    /// No platform application for the device's platform.
+    Skipped,
+    Failed,
+}
+
+/// One device: its endpoint (made once per token), the publish, and one refresh if disabled.
+async fn push_one(app: &App, notifier: &dyn PushNotifier, target: PushTarget, payload: &str) -> Outcome {
+    let Some(application) = app.config.events.application(target.platform) else { return Outcome::Skipped };
+    let result = async {
+        let endpoint = match &target.endpoint {
+            Some(endpoint) => endpoint.clone(),
+            None => {
+                let endpoint = notifier.create_endpoint(application, &target.token).await?;
+                app.store.set_endpoint(&target.user_id, &target.device_id, &target.token, &endpoint).await?;
+                endpoint
+            }
+        };
+        match notifier.publish(&endpoint, payload).await? {
+            Published::Sent => Ok::<_, crate::error::ChatError>(Outcome::Sent),
+            // The platform disabled it; the token is the one the app registered last: retry once.
+            Published::Disabled => {
+                notifier.enable_endpoint(&endpoint, &target.token).await?;
+                Ok(match notifier.publish(&endpoint, payload).await? {
+                    Published::Sent => Outcome::Refreshed,
+                    Published::Disabled => Outcome::Failed,
+                })
+            }
+        }
+    };
+    match result.await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::warn!(error = %e, user = %target.user_id, device = %target.device_id, "push failed");
+            Outcome::Failed
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(kind: MessageKind, content: Option<&str>) -> Message {
+        Message {
+            id: "01ARZ3NDEKTSV4RRFFQ69G5FAV".into(),
+            conversation_id: "g-x".into(),
+            sender_id: "s".into(),
+            kind,
+            content: content.map(str::to_string),
+            client_msg_id: None,
+            created_at: String::new(),
+            edited_at: None,
+            deleted: false,
+            status: None,
+        }
+    }
+
+    #[test]
+    fn titles_and_bodies() {
+        let long = "é".repeat(150);
+        let (title, body) = notification_text("Ann", Some("Team"), &message(MessageKind::Text, Some(&long)));
+        assert_eq!((title.as_str(), body.chars().count()), ("Ann (Team)", 100));
+        assert_eq!(
+            notification_text("Ann", None, &message(MessageKind::Voice, None)),
+            ("Ann".into(), "sent a voice note".into())
+        );
+        assert_eq!(notification_text("Ann", None, &message(MessageKind::File, None)).1, "sent a file");
+        let payload: serde_json::Value =
+            serde_json::from_str(&payload("t", "b", &message(MessageKind::Text, Some("b")))).unwrap();
+        let apns: serde_json::Value = serde_json::from_str(payload["APNS"].as_str().unwrap()).unwrap();
+        assert_eq!(apns["data"]["messageId"], "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(apns["aps"]["alert"]["title"], "t");
+    }
+}

@@ -7,13 +7,13 @@ use aws_lambda_events::apigw::{
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use chat::App;
-use chat::error::ChatError;
+use chat::error::{ChatError, ErrorCode};
 use chat::ports::Pointer;
 use chat::protocol::ws::{
     Frame, MembershipFields, ReceiptFields, SendFields, ServerEvent, SyncFields, TypingFields, parse_frame,
 };
 use chat::service::push::{self, Pushes};
-use chat::service::{connections, conversations, limits, messaging, receipts, sync, typing};
+use chat::service::{connections, conversations, devices, limits, messaging, receipts, sync, typing, users};
 use lambda_http::http::header::SEC_WEBSOCKET_PROTOCOL;
 use lambda_http::http::{HeaderMap, HeaderValue};
 use lambda_runtime::Error;
@@ -94,7 +94,26 @@ pub async fn connect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Resul
     let Some(caller) = caller(app, &event) else {
         return Ok(status(401));
     };
-    let presence = connections::connect(app, &caller.user_id, &caller.connection_id).await?;
+    // A validly signed token of a user that does not exist (deleted, invented): refused at the
+    // handshake, before any record is written.
+    match users::ensure_exists(app, &caller.user_id).await {
+        Ok(()) => {}
+        Err(e) if e.code == ErrorCode::Unauthorized => {
+            tracing::info!(user = %caller.user_id, "refused: the token's user does not exist");
+            return Ok(status(401));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // `?deviceId=`: the device's last seen time, address and user agent, in the same wave.
+    let identity = &event.request_context.identity;
+    let origin = devices::Origin { ip: identity.source_ip.clone(), user_agent: identity.user_agent.clone() };
+    let device_seen = async {
+        if let Some(device_id) = event.query_string_parameters.first("deviceId") {
+            devices::seen_on_connect(app, &caller.user_id, device_id, origin).await;
+        }
+    };
+    let (presence, ()) = tokio::join!(connections::connect(app, &caller.user_id, &caller.connection_id), device_seen);
+    let presence = presence?;
     tracing::info!(user = %caller.user_id, connection = %caller.connection_id, "connected");
     // Inside `$connect`, before the handshake completes: contacts hear `online` first.
     push::deliver(app, presence).await.log("$connect");
@@ -135,8 +154,8 @@ pub async fn send(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<A
             },
         )
         .await?;
-        // Delivered here, not by `handle_frame`: the conversation's last message is recorded
-        // alongside the pushes.
+        // Delivered here, not by `handle_frame`: the message counter is recorded alongside the
+        // pushes.
         messaging::deliver_sent(app, &sent, pushes).await.log("send");
         Ok(Pushes::none())
     })

@@ -151,6 +151,12 @@ pub async fn start_with(
     let queues =
         crate::bootstrap::create_queues(&sqs, &config.table, &template.events.queues, options.visibility_timeout_secs)
             .await?;
+    // The attachments bucket (`CHAT_ATTACHMENTS_BUCKET: !Ref AttachmentsBucket`), named after the table.
+    if let Some(bucket) = &template.bucket {
+        let name = config.attachments_bucket.clone().unwrap_or_else(|| crate::bootstrap::bucket_name(&config.table));
+        crate::bootstrap::create_bucket(&sdk, &name, bucket).await?;
+        config.attachments_bucket = Some(name);
+    }
     let ws_addr = ws_listener.local_addr().map_err(|e| e.to_string())?;
     config.management_endpoint = Some(format!("http://{ws_addr}"));
     // The queue URL the template hands a function (`CHAT_SCHEDULE_QUEUE_URL: !Ref TheQueue`).

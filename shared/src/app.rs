@@ -6,7 +6,7 @@ use crate::auth::TokenService;
 use crate::aws::{DynamoStore, ManagementApiPusher};
 use crate::config::Config;
 use crate::error::Result;
-use crate::ports::{Directory, Pusher, Queue, RateLimiter, ScheduleStore, Store};
+use crate::ports::{Directory, ObjectStore, Pusher, Queue, RateLimiter, ScheduleStore, Store};
 
 #[derive(Clone)]
 pub struct App {
@@ -22,6 +22,8 @@ pub struct App {
     pub schedules: Option<Arc<dyn ScheduleStore>>,
     /// The scheduled-messages queue; only the dispatcher has one (`CHAT_SCHEDULE_QUEUE_URL`).
     pub queue: Option<Arc<dyn Queue>>,
+    /// The attachments bucket (`CHAT_ATTACHMENTS_BUCKET`); `None`: uploads are refused.
+    pub objects: Option<Arc<dyn ObjectStore>>,
 }
 
 impl App {
@@ -44,6 +46,11 @@ impl App {
         let mut app = Self::with_ports(config, store.clone(), Arc::new(pusher), store.clone(), store.clone());
         app.schedules = Some(store);
         app.queue = queue;
+        app.objects = app
+            .config
+            .attachments_bucket
+            .clone()
+            .map(|bucket| -> Arc<dyn ObjectStore> { Arc::new(crate::aws::S3Objects::new(sdk, bucket)) });
         Ok(app)
     }
 
@@ -55,6 +62,16 @@ impl App {
         limiter: Arc<dyn RateLimiter>,
     ) -> Self {
         let tokens = TokenService::new(&config.jwt_secret, &config.jwt_issuer, config.access_token_ttl_secs);
-        Self { config: Arc::new(config), tokens, store, pusher, directory, limiter, schedules: None, queue: None }
+        Self {
+            config: Arc::new(config),
+            tokens,
+            store,
+            pusher,
+            directory,
+            limiter,
+            schedules: None,
+            queue: None,
+            objects: None,
+        }
     }
 }

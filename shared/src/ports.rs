@@ -3,8 +3,10 @@
 //! Gateway. `Store` and `Directory` bundle the per-aggregate traits for `App`, so a use case
 //! calls `app.store.put_message(...)` without naming the trait that declares it.
 
+mod attachments;
 mod connections;
 mod conversations;
+mod matching;
 mod members;
 mod messages;
 mod presence;
@@ -17,8 +19,12 @@ mod schedule;
 mod stats;
 mod users;
 
+pub use attachments::{
+    AttachmentRecord, AttachmentState, AttachmentStore, Claim, ClaimRequest, ObjectStore, Presigned,
+};
 pub use connections::ConnectionStore;
 pub use conversations::{ConversationStore, CreateConversation, CreateDirect};
+pub use matching::{CallStore, MatchStore, Pairing};
 pub use members::{AddMember, AddRule, MemberStore, RemoveMember};
 pub use messages::{ChangedMessage, HistoryPage, MessageChange, MessageStore, StoredMessage};
 pub use presence::{ConnectionInfo, PresenceDirectory};
@@ -33,7 +39,16 @@ pub use users::{Taken, UserRecord, UserStore};
 
 /// Everything the use cases read and write durably, bundled for `App.store`.
 pub trait Store:
-    UserStore + RefreshTokenStore + ConnectionStore + ConversationStore + MemberStore + MessageStore + ReceiptStore
+    UserStore
+    + RefreshTokenStore
+    + ConnectionStore
+    + ConversationStore
+    + MemberStore
+    + MessageStore
+    + ReceiptStore
+    + AttachmentStore
+    + MatchStore
+    + CallStore
 {
 }
 
@@ -45,6 +60,9 @@ impl<T> Store for T where
         + MemberStore
         + MessageStore
         + ReceiptStore
+        + AttachmentStore
+        + MatchStore
+        + CallStore
         + ?Sized
 {
 }

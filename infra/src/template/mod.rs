@@ -4,6 +4,7 @@
 //! from what `sam deploy` creates. A function is named by its cargo binary
 //! (`Metadata.BuildProperties.Binary`), which is what the local gateway invokes.
 
+pub mod bucket;
 pub mod cors;
 pub mod events;
 pub mod intrinsics;
@@ -15,6 +16,7 @@ use std::path::Path;
 
 use serde_yaml_ng::Value;
 
+use bucket::BucketDefinition;
 use cors::Cors;
 use events::EventDefinitions;
 pub use intrinsics::Error;
@@ -38,6 +40,8 @@ pub struct Template {
     /// EventBridge rules (functions' `Schedule`/`ScheduleV2` events), SQS queues and the SQS
     /// event-source mappings (functions' `SQS` events): see `events.rs`.
     pub events: EventDefinitions,
+    /// The attachments bucket (`AWS::S3::Bucket`), if the template has one.
+    pub bucket: Option<BucketDefinition>,
 }
 
 #[derive(Debug, Clone)]
@@ -168,6 +172,7 @@ impl Template {
 
         let events = EventDefinitions::parse(&doc, &scope, &functions)?;
         let http_cors = Cors::of_api(&doc, http_api, &scope)?;
+        let bucket = BucketDefinition::of_template(&doc, &scope)?;
 
         Ok(Self {
             events,
@@ -178,6 +183,7 @@ impl Template {
             http_cors,
             table,
             functions,
+            bucket,
         })
     }
 

@@ -6,6 +6,7 @@
 mod support;
 
 mod api_docs;
+mod attachments;
 mod auth;
 mod authz;
 // libtest starts tests in name order; the minute-long wall-clock test lives in `clock` so that it

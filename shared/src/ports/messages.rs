@@ -5,6 +5,8 @@ use async_trait::async_trait;
 use crate::domain::Message;
 use crate::error::Result;
 
+// One per send, moved once: boxing the duplicate would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoredMessage {
     Stored,

@@ -13,7 +13,7 @@ use crate::ports::{ChangedMessage, HistoryPage, MessageChange, StoredMessage};
 use crate::protocol::rest::MessagePage;
 use crate::protocol::ws::ServerEvent;
 use crate::service::push::{self, Delivery, Pushes};
-use crate::service::{conversations, stats};
+use crate::service::{attachments, conversations, stats};
 
 pub const HISTORY_LIMIT: PageLimit = PageLimit::new(50, 100);
 
@@ -52,13 +52,7 @@ pub struct Sent {
 /// members' connections in a second one.
 pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)> {
     validate_client_msg_id(&input.client_msg_id)?;
-    if input.attachment_id.is_some() {
-        return Err(ChatError::invalid("attachments are not supported by this deployment yet"));
-    }
-    let Some(content) = input.content.as_deref() else {
-        return Err(ChatError::invalid("missing field `content`"));
-    };
-    validate_content(content, app.config.max_content_chars)?;
+    let content = attachments::content_of(&input, app.config.max_content_chars)?;
     let (conversation_id, recipient) = match (&input.conversation_id, &input.to) {
         (Some(_), Some(_)) => return Err(ChatError::invalid("give either `conversationId` or `to`, not both")),
         (None, None) => return Err(ChatError::invalid("missing field `conversationId` or `to`")),
@@ -82,17 +76,19 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)>
     }
 
     let id = new_id();
+    let attachment = attachments::claim(app, &input, &conversation_id, &id).await?;
     let message = Message {
         created_at: time::rfc3339_of_ulid(parse_ulid(&id).ok_or_else(|| ChatError::internal("new_id is a ULID"))?),
         id,
         conversation_id: conversation_id.clone(),
         sender_id: input.sender_id.clone(),
-        kind: input.kind.unwrap_or(MessageKind::Text),
-        content: Some(content.to_string()),
+        kind: attachments::kind_of(attachment.as_deref(), input.kind),
+        content: content.map(str::to_string),
         client_msg_id: Some(input.client_msg_id.clone()),
         edited_at: None,
         deleted: false,
         status: None,
+        attachment,
     };
     let idempotency_expires_at = time::now().timestamp() + app.config.idempotency_ttl_secs;
 
@@ -116,8 +112,11 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)>
     };
     let (message, duplicate) = match stored {
         StoredMessage::Stored => (message, false),
-        StoredMessage::Duplicate(first) => (first, true),
-        StoredMessage::NotMember => return Err(ChatError::not_found("conversation")),
+        StoredMessage::Duplicate(first) => (attachments::signed_one(app, first).await?, true),
+        StoredMessage::NotMember => {
+            attachments::release(app, &message).await;
+            return Err(ChatError::not_found("conversation"));
+        }
     };
     // Without the recipients the message cannot be pushed: answer with an error (not
     // `message.sent`), so the client resends with the same clientMsgId and the resend pushes it.
@@ -259,13 +258,17 @@ async fn change_message(
         app.store.change_message(conversation_id, message_id, caller, &change),
         app.store.connections_of_users(&user_ids)
     );
-    let message = match changed? {
+    let mut message = match changed? {
         ChangedMessage::Changed(message) => message,
         ChangedMessage::NotFound => return Err(ChatError::not_found("message")),
         ChangedMessage::NotSender => {
             return Err(ChatError::new(ErrorCode::Forbidden, "only the sender may change a message"));
         }
         ChangedMessage::Deleted(_) => return Err(ChatError::conflict("the message was deleted")),
+    };
+    message = match change {
+        MessageChange::Delete { .. } => attachments::forget(app, message).await,
+        MessageChange::Edit { .. } => attachments::signed_one(app, message).await?,
     };
     let event = match change {
         MessageChange::Edit { .. } => ServerEvent::MessageUpdated { message: message.clone() },
@@ -325,7 +328,7 @@ pub async fn history(
         // Rare (after a clear): read again with the floor in the key condition.
         Some(floor) => app.store.list_messages(conversation_id, &page, Some(&floor), limit).await?,
     };
-    let messages = with_status(messages, caller, reader.members.as_deref());
+    let messages = attachments::signed(app, with_status(messages, caller, reader.members.as_deref())).await?;
     let next_cursor = if more { messages.last().map(|m| m.id.clone()) } else { None };
     Ok(MessagePage { messages, next_cursor })
 }

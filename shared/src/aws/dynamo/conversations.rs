@@ -200,7 +200,10 @@ impl ConversationStore for DynamoStore {
     }
 
     async fn set_last_message(&self, message: &Message) -> Result<()> {
-        let snapshot: AttributeValue = serde_dynamo::to_attribute_value(message).map_err(ChatError::internal)?;
+        // Download URLs are signed per read, never stored.
+        let unsigned =
+            Message { attachment: message.attachment.as_ref().map(|a| Box::new(a.unsigned())), ..message.clone() };
+        let snapshot: AttributeValue = serde_dynamo::to_attribute_value(&unsigned).map_err(ChatError::internal)?;
         let result = self
             .client
             .update_item()

@@ -5,9 +5,11 @@
 
 use aws_sdk_dynamodb::Client;
 
+mod attachments;
 mod common;
 mod connections;
 mod conversations;
+mod matching;
 mod members;
 mod messages;
 mod presence;

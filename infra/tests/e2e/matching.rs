@@ -129,3 +129,30 @@ async fn twenty_users_matching_at_once_form_ten_pairs() {
     }
     assert_eq!(waiting(&env, &users[0]).await, 0);
 }
+
+/// The AWS requests of a match, counted by the proxy in front of the emulator
+/// (docs/data-model.md, "Random matching", turns them into units).
+#[tokio::test]
+async fn aws_requests_per_match() {
+    let (env, proxy) = TestEnv::start_behind_proxy().await;
+    let (ann, bob) = (env.register("ann").await, env.register("bob").await);
+    let mut ann_ws = env.connect(&ann.access).await;
+    let mut bob_ws = env.connect(&bob.access).await;
+    proxy.take_counts();
+    ann_ws.send(json!({"action": "match"})).await;
+    ann_ws.recv_type("match.waiting").await;
+    let first = proxy.take_counts();
+    bob_ws.send(json!({"action": "match"})).await;
+    bob_ws.recv_type("match.found").await;
+    ann_ws.recv_type("match.found").await;
+    let second = proxy.take_counts();
+    eprintln!("AWS requests of the first `match` (waits): {first:?}; of the second (pairs): {second:?}");
+    assert_eq!(first.get("PutItem"), Some(&1), "{first:?}");
+    assert_eq!(first.get("Query"), Some(&1), "{first:?}");
+    assert_eq!(
+        second.get("TransactWriteItems").copied().unwrap_or(0),
+        2,
+        "the pairing and the conversation: {second:?}"
+    );
+    assert_eq!(second.get("GetItem"), Some(&2), "both public users: {second:?}");
+}

@@ -1,14 +1,16 @@
 //! The traits the use cases need, one per aggregate or capability, each next to the outcomes it
 //! returns. The AWS adapters in `aws/` implement them; nothing here knows about DynamoDB or API
 //! Gateway. `Store` and `Directory` bundle the per-aggregate traits for `App`, so a use case
-//! calls `app.store.put_message(...)` without naming the trait that declares it.
+//! calls `app.store.store_message(...)` without naming the trait that declares it.
 
 mod attachments;
 mod connections;
 mod conversations;
+mod devices;
 mod matching;
 mod members;
 mod messages;
+mod notifications;
 mod presence;
 mod profiles;
 mod pusher;
@@ -20,13 +22,15 @@ mod stats;
 mod users;
 
 pub use attachments::{
-    AttachmentRecord, AttachmentState, AttachmentStore, Claim, ClaimRequest, ObjectStore, Presigned,
+    AttachmentClaim, AttachmentRecord, AttachmentState, AttachmentStore, ClaimRequest, ObjectStore, Presigned,
 };
 pub use connections::ConnectionStore;
 pub use conversations::{ConversationStore, CreateConversation, CreateDirect};
+pub use devices::{DeviceStore, Seen};
 pub use matching::{CallStore, MatchStore, Pairing};
 pub use members::{AddMember, AddRule, MemberStore, RemoveMember};
-pub use messages::{ChangedMessage, HistoryPage, MessageChange, MessageStore, StoredMessage};
+pub use messages::{Audience, ChangedMessage, Claim, HistoryPage, MessageChange, MessageStore, StoredMessage};
+pub use notifications::NotificationSettings;
 pub use presence::{ConnectionInfo, PresenceDirectory};
 pub use profiles::ProfileDirectory;
 pub use pusher::{PushOutcome, Pusher};
@@ -49,6 +53,8 @@ pub trait Store:
     + AttachmentStore
     + MatchStore
     + CallStore
+    + DeviceStore
+    + NotificationSettings
 {
 }
 
@@ -63,6 +69,8 @@ impl<T> Store for T where
         + AttachmentStore
         + MatchStore
         + CallStore
+        + DeviceStore
+        + NotificationSettings
         + ?Sized
 {
 }

@@ -9,7 +9,9 @@ mod auth;
 mod availability;
 mod calls;
 mod conversations;
+mod devices;
 mod docs_page;
+mod memberships;
 mod messages;
 mod meta;
 pub mod openapi;
@@ -82,6 +84,10 @@ routes! {
     meta::health,
     meta::openapi,
     meta::docs,
+    devices::register_device,
+    devices::list_devices,
+    devices::delete_device,
+    memberships::patch_membership,
 }
 
 /// Every `/auth/{name}` answers "wrong method" (400) rather than 404, served or not: the first
@@ -124,7 +130,11 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 async fn dispatch(app: &App, req: &Request, method: &str, path: &str) -> Reply {
     match ROUTER.find(method, path) {
-        Lookup::Route(route, params) => (route.handler)(Ctx::new(app, req, &params)).await,
+        Lookup::Route(route, params) => {
+            let ctx = Ctx::new(app, req, &params);
+            users::refuse_unknown_caller(&ctx, path).await?;
+            (route.handler)(ctx).await
+        }
         Lookup::WrongMethod => {
             Err(ChatError::new(ErrorCode::InvalidInput, format!("method {method} is not allowed on {path}")))
         }

@@ -51,6 +51,7 @@ const DESCRIPTION: &str = "JSON over HTTPS. Send `Authorization: Bearer <accessT
         (name = "scheduled", description = "Messages sent later."),
         (name = "uploads", description = "Attachments: presigned uploads and downloads (S3)."),
         (name = "calls", description = "WebRTC call set-up (the signals travel over the WebSocket `call` action)."),
+        (name = "devices", description = "The caller's devices and their push tokens."),
         (name = "ops", description = "Health, statistics and this documentation."),
     ),
     components(

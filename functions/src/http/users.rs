@@ -37,6 +37,21 @@ pub async fn patch_me(ctx: Ctx<'_>) -> Reply {
     json(200, &auth::update_me(ctx.app, &user, ctx.body::<PatchMeBody>()?).await?)
 }
 
+/// Paths that need no access token (docs/protocol.md): nothing to check there.
+const PUBLIC_PREFIXES: &[&str] = &["/auth/", "/health", "/openapi.json", "/docs", "/_local/"];
+
+/// Before any handler: a validly signed token whose user does not exist answers 401 on every
+/// authenticated route (invalid tokens are left to the handler, which answers 401 itself).
+pub async fn refuse_unknown_caller(ctx: &Ctx<'_>, path: &str) -> Result<(), chat::error::ChatError> {
+    if PUBLIC_PREFIXES.iter().any(|p| path.starts_with(p)) {
+        return Ok(());
+    }
+    match ctx.caller() {
+        Ok(user_id) => users::ensure_exists_recently(ctx.app, &user_id).await,
+        Err(_) => Ok(()),
+    }
+}
+
 /// The query of `GET /users`.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -3,7 +3,10 @@
 
 use serde_yaml_ng::Value;
 
-use super::intrinsics::{Error, Scope};
+use super::intrinsics::{Error, Scope, reference};
+
+/// The variable that names the attachments bucket to the functions.
+const ENV_VAR: &str = "CHAT_ATTACHMENTS_BUCKET";
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BucketDefinition {
@@ -36,17 +39,20 @@ pub struct LifecycleRule {
 }
 
 impl BucketDefinition {
-    /// The template's one `AWS::S3::Bucket`, if it has one.
+    /// The bucket a function gets as `CHAT_ATTACHMENTS_BUCKET: !Ref X`, if any.
     pub fn of_template(doc: &Value, scope: &Scope) -> Result<Option<Self>, Error> {
-        let resources = doc.get("Resources").and_then(Value::as_mapping).into_iter().flatten();
-        let mut buckets = resources.filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::S3::Bucket"));
-        let Some((id, bucket)) = buckets.next() else { return Ok(None) };
-        if buckets.next().is_some() {
-            return Err("template.yaml has more than one S3 bucket; the local bootstrap knows one".into());
-        }
-        let id = id.as_str().unwrap_or_default();
+        let resources = doc.get("Resources").and_then(Value::as_mapping);
+        let named = resources.into_iter().flatten().find_map(|(_, r)| {
+            let variables = r.get("Properties")?.get("Environment")?.get("Variables")?;
+            reference(variables.get(ENV_VAR)?).map(str::to_string)
+        });
+        let Some(id) = named else { return Ok(None) };
+        let bucket = resources
+            .and_then(|r| r.get(id.as_str()))
+            .filter(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::S3::Bucket"))
+            .ok_or_else(|| format!("{ENV_VAR}: !Ref {id} is not an AWS::S3::Bucket"))?;
         let empty = Value::Null;
-        Self::parse(id, bucket.get("Properties").unwrap_or(&empty), scope).map(Some)
+        Self::parse(&id, bucket.get("Properties").unwrap_or(&empty), scope).map(Some)
     }
 
     fn parse(id: &str, props: &Value, scope: &Scope) -> Result<Self, Error> {
@@ -117,6 +123,7 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
         let template = crate::template::Template::load(&path).unwrap();
         let bucket = template.bucket.expect("template.yaml defines the attachments bucket");
+        assert_eq!(bucket.logical_id, "AttachmentsBucket");
         assert!(bucket.block_public_access);
         assert_eq!(bucket.encryption.as_deref(), Some("AES256"));
         let cors = &bucket.cors[0];

@@ -261,8 +261,9 @@ async fn deleting_the_message_deletes_its_object() {
 /// S3 requests by kind (the proxy names them by method and path; DELETE in a send is the tag's).
 fn summarise(counts: std::collections::BTreeMap<String, u64>) -> std::collections::BTreeMap<String, u64> {
     let mut out = std::collections::BTreeMap::new();
-    // The local SQS mapping polls on its own clock: not part of any request.
-    for (operation, n) in counts.into_iter().filter(|(op, _)| op != "ReceiveMessage") {
+    // The local SQS mapping polls on its own clock, and the pricer describes the table once: not
+    // part of any request.
+    for (operation, n) in counts.into_iter().filter(|(op, _)| op != "ReceiveMessage" && op != "DescribeTable") {
         let name = match operation.split_once(' ') {
             Some(("HEAD", _)) => "S3 HeadObject".to_string(),
             Some(("PUT", _)) => "S3 PutObject (client)".to_string(),
@@ -283,26 +284,32 @@ async fn aws_requests_per_upload_and_per_attachment_message() {
     let (ann, bob) = (env.register("ann").await, env.register("bob").await);
     let conversation = env.open_direct(&ann, &bob).await;
     let _bob_ws = env.connect(&bob.access).await;
+    proxy.pricing.set_enabled(true);
     proxy.take_counts();
+    proxy.pricing.take();
 
     let body = json!({"fileName": "n.txt", "contentType": "text/plain", "size": 4, "kind": "file"});
     let (status, ticket) = declare(&env, &ann, body).await;
     assert_eq!(status, 201);
     let upload = summarise(proxy.take_counts());
-    eprintln!("AWS requests per POST /uploads: {upload:?}");
+    eprintln!("AWS requests per POST /uploads: {upload:?}; {:?}", proxy.pricing.take());
     assert_eq!(upload.get("PutItem"), Some(&1), "one record, no S3 request (presigning is local): {upload:?}");
     assert_eq!(upload.values().sum::<u64>(), 1, "{upload:?}");
 
     assert_eq!(put(&env, &ticket, b"four".to_vec()).await, 200);
     proxy.take_counts();
+    proxy.pricing.take();
     let (status, _) =
         post(&env, &ann, &conversation, json!({"attachmentId": ticket["attachmentId"], "clientMsgId": "k1"})).await;
     assert_eq!(status, 201);
     let with_attachment = summarise(proxy.take_counts());
+    let attachment_units = proxy.pricing.take();
     let (status, _) = post(&env, &ann, &conversation, json!({"content": "plain", "clientMsgId": "k2"})).await;
     assert_eq!(status, 201);
     let plain = summarise(proxy.take_counts());
-    eprintln!("AWS requests per message with an attachment: {with_attachment:?}; per text message: {plain:?}");
+    let plain_units = proxy.pricing.take();
+    eprintln!("AWS requests per message with an attachment: {with_attachment:?}; {attachment_units:?}");
+    eprintln!("AWS requests per text message: {plain:?}; {plain_units:?}");
     // What the attachment adds to a message: HeadObject, the claim, the tag's removal.
     assert_eq!(with_attachment.get("S3 HeadObject"), Some(&1));
     assert_eq!(with_attachment.get("S3 DeleteObject(Tagging)"), Some(&1));
@@ -311,4 +318,6 @@ async fn aws_requests_per_upload_and_per_attachment_message() {
         plain.get("UpdateItem").copied().unwrap_or(0) + 1
     );
     assert_eq!(with_attachment.values().sum::<u64>(), plain.values().sum::<u64>() + 3);
+    assert_eq!(attachment_units.total_wru(), plain_units.total_wru() + 1.0, "the claim: {attachment_units:?}");
+    assert_eq!(attachment_units.rru, plain_units.rru);
 }

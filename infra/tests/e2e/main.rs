@@ -14,6 +14,7 @@ mod calls;
 // starts early and overlaps the rest instead of running alone at the end.
 mod clock;
 mod conversations;
+mod devices;
 mod faults;
 mod gateway;
 mod limits;
@@ -23,3 +24,8 @@ mod presence;
 mod receipts;
 mod scheduled;
 mod users;
+// defects branch: sizes, security, fuzz, load, stale presence
+mod passwords;
+mod security;
+mod security_tokens;
+mod sizes;

@@ -138,14 +138,18 @@ async fn aws_requests_per_match() {
     let (ann, bob) = (env.register("ann").await, env.register("bob").await);
     let mut ann_ws = env.connect(&ann.access).await;
     let mut bob_ws = env.connect(&bob.access).await;
+    proxy.pricing.set_enabled(true);
     proxy.take_counts();
+    proxy.pricing.take();
     ann_ws.send(json!({"action": "match"})).await;
     ann_ws.recv_type("match.waiting").await;
     let first = proxy.take_counts();
+    eprintln!("units of the first `match`: {:?}", proxy.pricing.take());
     bob_ws.send(json!({"action": "match"})).await;
     bob_ws.recv_type("match.found").await;
     ann_ws.recv_type("match.found").await;
     let second = proxy.take_counts();
+    eprintln!("units of the second `match`: {:?}", proxy.pricing.take());
     eprintln!("AWS requests of the first `match` (waits): {first:?}; of the second (pairs): {second:?}");
     assert_eq!(first.get("PutItem"), Some(&1), "{first:?}");
     assert_eq!(first.get("Query"), Some(&1), "{first:?}");

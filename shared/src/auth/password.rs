@@ -1,10 +1,28 @@
 //! Password hashing with argon2id (the crate's defaults: 19 MiB, 2 passes, 1 lane, OWASP's minimum).
+//!
+//! One rule on both paths (docs/protocol.md, "Passwords"): a password is normalised to NFKC,
+//! then its length is counted in Unicode scalar values (8 to 256). NFKC rather than NFC: the
+//! same password typed on another keyboard or input method (full-width digits, ligatures, a
+//! precomposed or a combining accent) must still log in; the few code points it folds together
+//! cost far less entropy than a user locked out of their account.
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 use crate::error::{ChatError, Result};
+
+use unicode_normalization::UnicodeNormalization;
+
+/// The form a password is hashed and checked in.
+pub fn normalize(password: &str) -> String {
+    password.nfkc().collect()
+}
+
+/// Length in Unicode scalar values of an already normalised password.
+pub fn length(normalized: &str) -> usize {
+    normalized.chars().count()
+}
 
 pub fn hash(password: &str) -> Result<String> {
     Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(ChatError::internal)
@@ -27,6 +45,15 @@ pub fn verify_against_nothing(password: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn normalisation_folds_what_keyboards_type_differently() {
+        assert_eq!(super::normalize("e\u{301}"), super::normalize("\u{e9}"), "combining or precomposed");
+        assert_eq!(super::normalize("\u{ff11}\u{ff12}"), "12", "full-width digits");
+        let emoji = "\u{1f600}".repeat(100);
+        assert_eq!(super::length(&super::normalize(&emoji)), 100);
+        assert_eq!(emoji.len(), 400, "bytes are not the measure");
+    }
+
     #[test]
     fn hashes_are_argon2id_and_verify() {
         let h = super::hash("correct horse").unwrap();

@@ -1,4 +1,8 @@
 //! Access tokens: HS256 JWTs with `sub`, `exp`, `iat`, `iss` and `typ:"access"`.
+//!
+//! Refused besides a bad signature, issuer or type: an expired token, one not yet valid (`nbf`
+//! in the future, when present) and one issued in the future (`iat` past now + leeway): a
+//! token minted ahead of time, with a stolen key or a skewed clock, must not wait to be used.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
@@ -12,9 +16,14 @@ pub struct AccessClaims {
     pub iat: i64,
     pub iss: String,
     pub typ: String,
+    /// Not before (seconds); our tokens do not set it, others' are held to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
 
 pub const ACCESS_TYPE: &str = "access";
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
+pub const LEEWAY_SECS: u64 = 5;
 
 /// Issues and verifies access tokens; keys are derived once at init.
 #[derive(Clone)]
@@ -32,7 +41,8 @@ impl TokenService {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[issuer]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
         Self {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
@@ -53,6 +63,7 @@ impl TokenService {
             exp: now_epoch + self.ttl_secs,
             iss: self.issuer.clone(),
             typ: ACCESS_TYPE.to_string(),
+            nbf: None,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(ChatError::internal)
     }
@@ -65,7 +76,8 @@ impl TokenService {
             return Err(invalid());
         }
         let data = decode::<AccessClaims>(token, &self.decoding, &self.validation).map_err(|_| invalid())?;
-        if data.claims.typ != ACCESS_TYPE || data.claims.sub.is_empty() {
+        let issued_in_future = data.claims.iat > chrono::Utc::now().timestamp() + LEEWAY_SECS as i64;
+        if data.claims.typ != ACCESS_TYPE || data.claims.sub.is_empty() || issued_in_future {
             return Err(invalid());
         }
         Ok(data.claims.sub)
@@ -99,10 +111,38 @@ mod tests {
         assert!(svc.verify(&other.issue("u", now()).unwrap()).is_err(), "forged");
         let other_iss = TokenService::new(SECRET, "elsewhere", 900);
         assert!(svc.verify(&other_iss.issue("u", now()).unwrap()).is_err(), "issuer");
-        let refresh =
-            AccessClaims { sub: "u".into(), iat: now(), exp: now() + 60, iss: "chat".into(), typ: "refresh".into() };
+        let refresh = AccessClaims {
+            sub: "u".into(),
+            iat: now(),
+            exp: now() + 60,
+            iss: "chat".into(),
+            typ: "refresh".into(),
+            nbf: None,
+        };
         let t = encode(&Header::new(Algorithm::HS256), &refresh, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap();
         assert!(svc.verify(&t).is_err(), "refresh type");
+    }
+
+    fn signed(claims: &AccessClaims) -> String {
+        encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn refuses_not_yet_valid_and_issued_in_the_future() {
+        let svc = TokenService::new(SECRET, "chat", 900);
+        let base = AccessClaims {
+            sub: "u".into(),
+            iat: now(),
+            exp: now() + 600,
+            iss: "chat".into(),
+            typ: "access".into(),
+            nbf: None,
+        };
+        assert!(svc.verify(&signed(&base)).is_ok());
+        assert!(svc.verify(&signed(&AccessClaims { nbf: Some(now() - 10), ..base.clone() })).is_ok(), "past nbf");
+        assert!(svc.verify(&signed(&AccessClaims { nbf: Some(now() + 300), ..base.clone() })).is_err(), "nbf");
+        let future = AccessClaims { iat: now() + 86_400, exp: now() + 90_000, ..base };
+        assert!(svc.verify(&signed(&future)).is_err(), "far-future iat");
     }
 
     #[test]

@@ -190,6 +190,18 @@ pub fn call(caller: &str, callee: &str, call_id: &str) -> String {
     format!("CALL#{caller}#{callee}#{call_id}")
 }
 
+// Devices and push endpoints (docs/data-model.md, "Devices"):
+//
+// | item   | pk          | sk                  |
+// |--------|-------------|---------------------|
+// | device | `USER#{id}` | `DEVICE#{deviceId}` |
+
+pub const DEVICE_PREFIX: &str = "DEVICE#";
+
+pub fn device(device_id: &str) -> String {
+    format!("{DEVICE_PREFIX}{device_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,9 +50,15 @@ impl Pusher for ManagementApiPusher {
         match result {
             Ok(_) => PushOutcome::Delivered,
             Err(e) => {
-                let gone = e.as_service_error().is_some_and(|se| se.is_gone_exception())
-                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 410);
-                if gone { PushOutcome::Gone } else { PushOutcome::Failed(DisplayErrorContext(e).to_string()) }
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                let service = e.as_service_error();
+                if service.is_some_and(|se| se.is_gone_exception()) || status == Some(410) {
+                    PushOutcome::Gone
+                } else if service.is_some_and(|se| se.is_payload_too_large_exception()) || status == Some(413) {
+                    PushOutcome::TooLarge
+                } else {
+                    PushOutcome::Failed(DisplayErrorContext(e).to_string())
+                }
             }
         }
     }

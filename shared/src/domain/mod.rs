@@ -3,6 +3,7 @@
 pub mod attachment;
 pub mod call;
 pub mod conversation;
+pub mod device;
 pub mod id;
 pub mod matching;
 pub mod message;

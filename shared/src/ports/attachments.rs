@@ -62,7 +62,7 @@ pub struct ClaimRequest<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Claim {
+pub enum AttachmentClaim {
     Claimed(AttachmentRecord),
     /// No such attachment, or someone else's: the caller learns nothing more.
     Missing,
@@ -80,9 +80,7 @@ pub trait AttachmentStore: Send + Sync {
     async fn put_attachment(&self, record: &AttachmentRecord, expires_at: i64) -> Result<()>;
     async fn get_attachment(&self, id: &str) -> Result<Option<AttachmentRecord>>;
     /// Pending → attached, only for its owner, only once, only when `actual_size` is the declared size.
-    async fn claim_attachment(&self, claim: &ClaimRequest<'_>) -> Result<Claim>;
-    /// Attached → pending again, when the claiming message `message_id` was not stored.
-    async fn release_attachment(&self, id: &str, message_id: &str) -> Result<()>;
+    async fn claim_attachment(&self, claim: &ClaimRequest<'_>) -> Result<AttachmentClaim>;
     /// Marks it deleted and takes the attachment off its message item (the tombstone keeps no file name).
     async fn forget_attachment(&self, id: &str, conversation_id: &str, message_id: &str) -> Result<()>;
 }

@@ -7,6 +7,8 @@ pub enum PushOutcome {
     Delivered,
     /// API Gateway answered 410: the connection is gone and its record should go too.
     Gone,
+    /// API Gateway answered 413: the payload is over its 128 KB per message.
+    TooLarge,
     Failed(String),
 }
 

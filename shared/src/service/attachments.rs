@@ -11,7 +11,7 @@ use crate::domain::id::is_ulid;
 use crate::domain::message::validate_content;
 use crate::domain::{Message, MessageKind, new_id, time};
 use crate::error::{ChatError, ErrorCode, Result};
-use crate::ports::{AttachmentRecord, AttachmentState, Claim, ClaimRequest, ObjectStore};
+use crate::ports::{AttachmentClaim, AttachmentRecord, AttachmentState, ClaimRequest, ObjectStore};
 use crate::protocol::attachments::{UploadBody, UploadTicket};
 use crate::service::messaging::SendInput;
 
@@ -66,19 +66,14 @@ pub fn content_of(input: &SendInput, max_chars: usize) -> Result<Option<&str>> {
     }
 }
 
-/// Before a message with `attachmentId` is stored: the object must exist with the declared size
-/// (HeadObject), then one conditional update claims the record for this message (owner only,
-/// once). A resend of the same `clientMsgId` to the same conversation passes again (its first
-/// attempt may have claimed and died). Answers the attachment with a download URL; `None`
-/// without `attachmentId`.
-pub async fn claim(
-    app: &App,
-    input: &SendInput,
-    conversation_id: &str,
-    message_id: &str,
-) -> Result<Option<Box<Attachment>>> {
+/// Before a member's message with `attachmentId` is stored: the object must exist with the
+/// declared size (HeadObject), then one conditional update claims the record for this message
+/// (owner only, once). A resend of the same `clientMsgId` to the same conversation passes again
+/// (its first attempt may have claimed and died). Answers the message with kind `file`/`voice`
+/// and the attachment with a download URL; unchanged without `attachmentId`.
+pub async fn attach(app: &App, input: &SendInput, mut message: Message) -> Result<Message> {
     let Some(id) = input.attachment_id.as_deref() else {
-        return Ok(None);
+        return Ok(message);
     };
     if input.kind.is_some_and(|k| k != MessageKind::Text) {
         return Err(ChatError::invalid("this kind of message takes no attachment"));
@@ -98,22 +93,22 @@ pub async fn claim(
         attachment_id: id,
         sender_id: &input.sender_id,
         actual_size,
-        conversation_id,
+        conversation_id: &message.conversation_id,
         client_msg_id: &input.client_msg_id,
-        message_id,
+        message_id: &message.id,
     };
     let record = match app.store.claim_attachment(&request).await? {
-        Claim::Claimed(record) => record,
-        Claim::Used(record)
+        AttachmentClaim::Claimed(record) => record,
+        AttachmentClaim::Used(record)
             if record.state == AttachmentState::Attached
                 && record.client_msg_id.as_deref() == Some(input.client_msg_id.as_str())
-                && record.conversation_id.as_deref() == Some(conversation_id) =>
+                && record.conversation_id.as_deref() == Some(message.conversation_id.as_str()) =>
         {
             record
         }
-        Claim::Used(_) => return Err(ChatError::conflict("the attachment was sent already")),
-        Claim::Missing => return Err(ChatError::not_found("attachment")),
-        Claim::SizeMismatch { declared } => {
+        AttachmentClaim::Used(_) => return Err(ChatError::conflict("the attachment was sent already")),
+        AttachmentClaim::Missing => return Err(ChatError::not_found("attachment")),
+        AttachmentClaim::SizeMismatch { declared } => {
             return Err(ChatError::invalid(format!(
                 "the upload is {actual_size} bytes but {declared} were declared; upload again"
             )));
@@ -121,21 +116,9 @@ pub async fn claim(
     };
     // Off the lifecycle rule for never-sent uploads, before any message points at it.
     objects.keep(&object_key(id)).await?;
-    Ok(Some(Box::new(sign(app, record.attachment()).await?)))
-}
-
-/// The kind of a message: `file`/`voice` with an attachment, else the sender's (`text` by default).
-pub fn kind_of(attachment: Option<&Attachment>, kind: Option<MessageKind>) -> MessageKind {
-    attachment.map(|a| attachment::message_kind(a.kind)).or(kind).unwrap_or(MessageKind::Text)
-}
-
-/// A claimed attachment whose message was not stored may be sent again. Never fails (logged).
-pub async fn release(app: &App, message: &Message) {
-    if let Some(a) = &message.attachment
-        && let Err(e) = app.store.release_attachment(&a.id, &message.id).await
-    {
-        tracing::warn!(error = %e, attachment = %a.id, "could not release an attachment");
-    }
+    message.kind = attachment::message_kind(record.kind);
+    message.attachment = Some(Box::new(sign(app, record.attachment()).await?));
+    Ok(message)
 }
 
 /// A fresh download URL on the attachment.

@@ -19,12 +19,12 @@ pub async fn register(app: &App, body: RegisterBody) -> Result<TokenPair> {
     let email = body.email.trim().to_string();
     user::validate_username(&username)?;
     user::validate_email(&email)?;
-    user::validate_password(&body.password)?;
+    let password = password::normalize(&body.password);
+    user::validate_password(&password)?;
     let display_name = match body.display_name {
         Some(name) => user::validate_display_name(&name)?,
         None => username.clone(),
     };
-    let password = body.password;
     let hash = blocking(move || password::hash(&password)).await??;
     let new_user = User {
         id: new_id(),
@@ -58,29 +58,36 @@ pub async fn login(app: &App, body: LoginBody, source_ip: Option<&str>) -> Resul
         }
     });
     ip_allowed?;
-    if login.is_empty() || login.len() > user::EMAIL_MAX || body.password.len() > user::PASSWORD_MAX {
+    // The register rule (auth/password.rs): NFKC, then at most PASSWORD_MAX scalar values.
+    let password = password::normalize(&body.password);
+    if login.is_empty() || login.len() > user::EMAIL_MAX || password::length(&password) > user::PASSWORD_MAX {
         return Err(bad());
     }
-    // The per-account attempt limit, checked before any password work. Keyed by the user id when
-    // the login names a user (username and email share one budget).
-    let record = match user_id? {
-        Some(id) => {
-            let (allowed, record) = tokio::join!(limits::login_attempt(app, &id), app.store.get_user(&id));
-            allowed?;
-            record?
+    // The per-login attempt limit, checked before any password work. Keyed by the login as typed
+    // (normalised), never by the account it names: a key that depended on whether the account
+    // exists would answer differently for existing and unknown accounts (an oracle). The price:
+    // an account's username and email have a budget each.
+    let (allowed, record) = tokio::join!(limits::login_attempt(app, &login), async {
+        match user_id? {
+            Some(id) => app.store.get_user(&id).await,
+            None => Ok(None),
         }
-        None => {
-            limits::login_attempt(app, &format!("login:{login}")).await?;
-            None
-        }
-    };
-    let password = body.password;
+    });
+    allowed?;
+    let record = record?;
     let Some(record) = record else {
         blocking(move || password::verify_against_nothing(&password)).await?;
         return Err(bad());
     };
     let hash = record.password_hash.clone();
-    if !blocking(move || password::verify(&password, &hash)).await? {
+    let raw = body.password;
+    let matches = blocking(move || {
+        // A hash made before passwords were normalised was made from the raw text: accept it
+        // too (a second argon2 run only for passwords that normalisation changes).
+        password::verify(&password, &hash) || (raw != password && password::verify(&raw, &hash))
+    })
+    .await?;
+    if !matches {
         return Err(bad());
     }
     let user_id = record.user.id.clone();
@@ -105,6 +112,8 @@ pub async fn refresh(app: &App, body: RefreshBody) -> Result<TokenPair> {
         app.store.revoke_refresh_family(family).await?;
         return Err(invalid());
     }
+    // A deleted user's refresh token mints nothing more.
+    crate::service::users::ensure_exists(app, &record.user_id).await.map_err(|_| invalid())?;
     let next = refresh::issue(family)?;
     let expires_at = time::now().timestamp() + app.config.refresh_token_ttl_secs;
     match app.store.rotate_refresh_token(family, &record.user_id, &old_hash, &next.hash, expires_at).await? {

@@ -57,9 +57,9 @@ pub async fn auth_attempt(app: &App, source_ip: Option<&str>) -> Result<()> {
     check(app, "ip", ip, c.auth_rate_per_ip, c.auth_rate_window_secs, "sign-in attempts").await
 }
 
-/// A login attempt on one account: `account` is the user id when the login names a user, else
-/// the normalised login, so username and email share one budget.
-pub async fn login_attempt(app: &App, account: &str) -> Result<()> {
+/// A login attempt with `login` (normalised): keyed by the login, not the account, so the
+/// answer is the same whether an account exists or not (service/auth.rs).
+pub async fn login_attempt(app: &App, login: &str) -> Result<()> {
     let c = &app.config;
-    check(app, "login", account, c.login_rate_per_account, c.login_rate_window_secs, "login attempts").await
+    check(app, "login", login, c.login_rate_per_account, c.login_rate_window_secs, "login attempts").await
 }

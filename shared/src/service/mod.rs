@@ -8,6 +8,7 @@ pub mod auth;
 pub mod calls;
 pub mod connections;
 pub mod conversations;
+pub mod devices;
 pub mod limits;
 pub mod matching;
 pub mod messaging;

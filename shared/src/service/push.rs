@@ -13,10 +13,13 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use crate::App;
-use crate::error::Result;
+use crate::error::{ChatError, ErrorCode, Result};
 use crate::ports::PushOutcome;
 use crate::protocol::ws::ServerEvent;
 use crate::service::presence::{self, Announcement};
+
+/// API Gateway's limit on one message to a client; a bigger `PostToConnection` answers 413.
+pub const MAX_EVENT_BYTES: usize = 128 * 1024;
 
 /// Bounds in-flight Management API calls per invocation (API Gateway has account-level limits too).
 const MAX_CONCURRENT_PUSHES: usize = 64;
@@ -132,6 +135,8 @@ pub struct Delivery {
     pub delivered: usize,
     /// Answered with another error (logged per push); the connection is kept.
     pub failed: usize,
+    /// Over 128 KB: the connection got a `payload_too_large` error in its place.
+    pub too_large: usize,
     /// Answered 410: the connection is gone and its record was removed.
     pub gone: usize,
     /// The users of the gone connections, sorted, each once.
@@ -141,9 +146,9 @@ pub struct Delivery {
 impl Delivery {
     /// One line for what `what` pushed, at `info` when something did not arrive.
     pub fn log(&self, what: &str) {
-        let Delivery { delivered, failed, gone, .. } = *self;
-        if failed > 0 || gone > 0 {
-            tracing::info!(what, delivered, failed, gone, gone_users = ?self.gone_users, "pushes not all delivered");
+        let Delivery { delivered, failed, too_large, gone, .. } = *self;
+        if failed > 0 || gone > 0 || too_large > 0 {
+            tracing::info!(what, delivered, failed, too_large, gone, gone_users = ?self.gone_users, "pushes not all delivered");
         } else if delivered > 0 {
             tracing::debug!(what, delivered, "pushes delivered");
         }
@@ -180,7 +185,18 @@ pub async fn deliver(app: &App, pushes: Pushes) -> Delivery {
 async fn send_wave(app: &App, wave: Vec<Push>, delivery: &mut Delivery) -> Vec<Push> {
     let outcomes: Vec<(Push, PushOutcome)> = futures::stream::iter(wave)
         .map(|push| async move {
-            let outcome = app.pusher.push(&push.connection_id, &push.payload).await;
+            let outcome = if push.payload.len() > MAX_EVENT_BYTES {
+                PushOutcome::TooLarge
+            } else {
+                app.pusher.push(&push.connection_id, &push.payload).await
+            };
+            let outcome = match outcome {
+                PushOutcome::TooLarge => {
+                    delivery_too_large(app, &push).await;
+                    PushOutcome::TooLarge
+                }
+                other => other,
+            };
             (push, outcome)
         })
         .buffer_unordered(MAX_CONCURRENT_PUSHES)
@@ -194,6 +210,7 @@ async fn send_wave(app: &App, wave: Vec<Push>, delivery: &mut Delivery) -> Vec<P
                 delivery.gone += 1;
                 gone.push(push);
             }
+            PushOutcome::TooLarge => delivery.too_large += 1,
             PushOutcome::Failed(reason) => {
                 delivery.failed += 1;
                 tracing::warn!(connection = %push.connection_id, %reason, "push failed");
@@ -201,6 +218,39 @@ async fn send_wave(app: &App, wave: Vec<Push>, delivery: &mut Delivery) -> Vec<P
         }
     }
     gone
+}
+
+/// The event meant for `push` is over API Gateway's limit: the connection gets a
+/// `payload_too_large` error instead (echoing the request's `requestId`), never silence.
+async fn delivery_too_large(app: &App, push: &Push) {
+    let (kind, request_id) = event_kind_and_request(&push.payload);
+    let err = ChatError::new(
+        ErrorCode::PayloadTooLarge,
+        format!(
+            "the {kind} event ({} bytes) is over API Gateway's {MAX_EVENT_BYTES} bytes; ask for a smaller page",
+            push.payload.len()
+        ),
+    );
+    tracing::warn!(connection = %push.connection_id, kind, bytes = push.payload.len(), "push too large");
+    let error = ServerEvent::error(&err, request_id).to_json();
+    if let PushOutcome::Failed(reason) = app.pusher.push(&push.connection_id, &error).await {
+        tracing::warn!(connection = %push.connection_id, %reason, "could not report a push too large");
+    }
+}
+
+/// The `type` and `requestId` of a serialised event.
+fn event_kind_and_request(payload: &str) -> (String, Option<String>) {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Head {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        request_id: Option<String>,
+    }
+    match serde_json::from_str::<Head>(payload) {
+        Ok(head) => (head.kind.unwrap_or_else(|| "unknown".into()), head.request_id),
+        Err(_) => ("unknown".into(), None),
+    }
 }
 
 /// Removes the records of gone connections, all at once.
@@ -239,6 +289,13 @@ mod tests {
         assert_eq!(connections(&without), vec![vec!["c2", "c3"]]);
         assert!(Pushes::to_connections(Vec::new(), &pong, None).waves.is_empty());
         assert!(Pushes::presence(None).waves.is_empty());
+    }
+
+    #[test]
+    fn the_kind_and_request_of_an_event_are_read_back() {
+        let pong = ServerEvent::Pong { request_id: Some("r-1".into()) }.to_json();
+        assert_eq!(event_kind_and_request(&pong), ("pong".into(), Some("r-1".into())));
+        assert_eq!(event_kind_and_request("not json"), ("unknown".into(), None));
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! pages of all conversations are merged by id (ULIDs sort by time across conversations), so a
 //! page holds the globally oldest missed messages and `cursor` (the last id returned) resumes
 //! exactly after them: nothing is skipped and nothing comes twice.
+//!
+//! A page is cut by size as well as by count: API Gateway refuses a message over 128 KB
+//! (`PayloadTooLargeException`), so a page holds messages only while its JSON stays under
+//! [`PAGE_BYTES`]; `hasMore` and `cursor` then lead to the rest (docs/protocol.md, "sync").
 
 use futures::StreamExt;
 
@@ -21,6 +25,12 @@ use crate::protocol::ws::Receipt;
 pub const SYNC_LIMIT: PageLimit = PageLimit::new(100, 100);
 /// Conversations read at once.
 const CONCURRENT_READS: usize = 32;
+/// The JSON a page's messages and receipts may take: API Gateway's 128 KB per message, less
+/// room for the envelope (`type`, a `requestId` of at most 128 bytes, `cursor`, `hasMore`).
+pub const PAGE_BYTES: usize = 128 * 1024 - 2 * 1024;
+/// Of [`PAGE_BYTES`], what the receipts of a first page may take (one per other member and
+/// pointer); beyond it the oldest are left out (every pointer is in `GET /conversations/{id}`).
+pub const RECEIPT_BYTES: usize = 32 * 1024;
 /// The smallest ULID: "from the beginning".
 const ZERO_ID: &str = "00000000000000000000000000";
 
@@ -57,7 +67,7 @@ pub async fn sync(
     let receipts =
         async { if cursor.is_none() { receipts(app, caller, &memberships, since).await } else { Ok(Vec::new()) } };
     let (pages, receipts) = tokio::join!(bounded(reads, CONCURRENT_READS), receipts);
-    let receipts = receipts?;
+    let receipts = fit_receipts(receipts?);
     let mut messages = Vec::new();
     let mut has_more = false;
     for page in pages {
@@ -70,9 +80,50 @@ pub async fn sync(
         has_more = true;
         messages.truncate(limit);
     }
+    let budget = PAGE_BYTES - json_len(&receipts);
+    let fitting = fit_count(&messages, budget);
+    if fitting < messages.len() {
+        has_more = true;
+        messages.truncate(fitting);
+    }
     let next = messages.last().map(|m| m.id.clone()).or_else(|| cursor.map(str::to_string));
     let messages = crate::service::attachments::signed(app, messages).await?;
     Ok(SyncPage { messages, receipts, has_more, cursor: next })
+}
+
+fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX / 2)
+}
+
+/// How many of `messages` (from the first) fit in `budget` bytes of a JSON array; at least one,
+/// so a page always moves the cursor (one message is at most ~25 KB: 4,000 characters escaped).
+fn fit_count<T: serde::Serialize>(messages: &[T], budget: usize) -> usize {
+    let mut used = 2;
+    for (i, m) in messages.iter().enumerate() {
+        used += json_len(m) + 1;
+        if used > budget {
+            return i.max(1);
+        }
+    }
+    messages.len()
+}
+
+/// The newest receipts that fit in [`RECEIPT_BYTES`], oldest first.
+fn fit_receipts(mut receipts: Vec<Receipt>) -> Vec<Receipt> {
+    let mut used = 2;
+    let mut keep = 0;
+    for r in receipts.iter().rev() {
+        used += json_len(r) + 1;
+        if used > RECEIPT_BYTES {
+            break;
+        }
+        keep += 1;
+    }
+    if keep < receipts.len() {
+        tracing::info!(left_out = receipts.len() - keep, "sync receipts cut to fit the page");
+        receipts.drain(..receipts.len() - keep);
+    }
+    receipts
 }
 
 /// The id a conversation is read after, or None for "from the start".
@@ -151,6 +202,16 @@ mod tests {
                 cleared_before: cleared.map(Into::into),
             },
         }
+    }
+
+    #[test]
+    fn pages_are_cut_by_size_and_always_move() {
+        let long = vec!["x".repeat(4000); 40];
+        let n = fit_count(&long, PAGE_BYTES);
+        assert!(n > 0 && n < 40, "{n}");
+        assert!(json_len(&long[..n]) <= PAGE_BYTES);
+        assert_eq!(fit_count(&long[..3], PAGE_BYTES), 3);
+        assert_eq!(fit_count(&long, 10), 1, "one message even when it alone is over");
     }
 
     #[test]

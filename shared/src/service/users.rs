@@ -110,6 +110,47 @@ pub async fn online_contacts(app: &App, caller: &str) -> Result<OnlineUsers> {
     Ok(OnlineUsers { users })
 }
 
+/// Refuses (`unauthorized`) a validly signed token whose user does not exist (deleted, or
+/// minted with a leaked key for an invented id). `$connect` asks every time: it writes a
+/// connection record and announces presence, so it must know.
+pub async fn ensure_exists(app: &App, user_id: &str) -> Result<()> {
+    if is_ulid(user_id) && app.store.get_user(user_id).await?.is_some() {
+        Ok(())
+    } else {
+        Err(ChatError::unauthorized("the token's user no longer exists"))
+    }
+}
+
+/// How long an HTTP caller found to exist is trusted without another read.
+pub const KNOWN_USER_SECS: i64 = 60;
+const KNOWN_USERS_MAX: usize = 10_000;
+
+/// [`ensure_exists`] for HTTP requests: a user found is remembered by this instance for
+/// [`KNOWN_USER_SECS`], so a busy client costs one profile read a minute rather than one per
+/// request; a deleted user's access token stops working on HTTP within that minute.
+pub async fn ensure_exists_recently(app: &App, user_id: &str) -> Result<()> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static KNOWN: OnceLock<Mutex<HashMap<String, i64>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    let now = crate::domain::time::now().timestamp();
+    let fresh = known.lock().map(|k| k.get(user_id).is_some_and(|seen| now - seen < KNOWN_USER_SECS)).unwrap_or(false);
+    if fresh {
+        return Ok(());
+    }
+    ensure_exists(app, user_id).await?;
+    if let Ok(mut k) = known.lock() {
+        if k.len() >= KNOWN_USERS_MAX {
+            k.retain(|_, seen| now - *seen < KNOWN_USER_SECS);
+            if k.len() >= KNOWN_USERS_MAX {
+                k.clear();
+            }
+        }
+        k.insert(user_id.to_string(), now);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

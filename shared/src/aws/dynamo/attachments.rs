@@ -10,7 +10,7 @@ use super::common::{Conditional, conditional, from_item, n, now_epoch, s, sdk_er
 use crate::aws::keys;
 use crate::domain::attachment::AttachmentKind;
 use crate::error::{ChatError, Result};
-use crate::ports::{AttachmentRecord, AttachmentState, AttachmentStore, Claim, ClaimRequest};
+use crate::ports::{AttachmentClaim, AttachmentRecord, AttachmentState, AttachmentStore, ClaimRequest};
 
 const PENDING: &str = "pending";
 const ATTACHED: &str = "attached";
@@ -67,14 +67,14 @@ impl AttachmentItem {
 }
 
 /// Why a claim was refused, from the item as it was (`None`: no item).
-fn refused_claim(current: Option<AttachmentRecord>, claim: &ClaimRequest<'_>) -> Claim {
+fn refused_claim(current: Option<AttachmentRecord>, claim: &ClaimRequest<'_>) -> AttachmentClaim {
     match current {
-        None => Claim::Missing,
-        Some(r) if r.owner_id != claim.sender_id => Claim::Missing,
-        Some(r) if r.state != AttachmentState::Pending => Claim::Used(r),
-        Some(r) if r.size != claim.actual_size => Claim::SizeMismatch { declared: r.size },
+        None => AttachmentClaim::Missing,
+        Some(r) if r.owner_id != claim.sender_id => AttachmentClaim::Missing,
+        Some(r) if r.state != AttachmentState::Pending => AttachmentClaim::Used(r),
+        Some(r) if r.size != claim.actual_size => AttachmentClaim::SizeMismatch { declared: r.size },
         // Pending, owned, the right size: it expired.
-        Some(_) => Claim::Missing,
+        Some(_) => AttachmentClaim::Missing,
     }
 }
 
@@ -114,7 +114,7 @@ impl AttachmentStore for DynamoStore {
         item.map(|i| from_item::<AttachmentItem>(i).map(AttachmentItem::into_record)).transpose()
     }
 
-    async fn claim_attachment(&self, claim: &ClaimRequest<'_>) -> Result<Claim> {
+    async fn claim_attachment(&self, claim: &ClaimRequest<'_>) -> Result<AttachmentClaim> {
         let request = self
             .client
             .update_item()
@@ -141,7 +141,7 @@ impl AttachmentStore for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         match conditional(request.send().await)? {
             Conditional::Applied(out) => match out.attributes {
-                Some(item) => Ok(Claim::Claimed(from_item::<AttachmentItem>(item)?.into_record())),
+                Some(item) => Ok(AttachmentClaim::Claimed(from_item::<AttachmentItem>(item)?.into_record())),
                 None => Err(ChatError::internal("claim returned no item")),
             },
             Conditional::Refused { current } => {
@@ -150,25 +150,6 @@ impl AttachmentStore for DynamoStore {
                 Ok(refused_claim(current, claim))
             }
         }
-    }
-
-    async fn release_attachment(&self, id: &str, message_id: &str) -> Result<()> {
-        // A fresh hour to send it again; the object keeps its tag until a send succeeds.
-        let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::attachment(id)))
-            .key(keys::SK, s(keys::ATTACHMENT))
-            .update_expression("SET #state = :pending, expiresAt = :exp REMOVE conversationId, clientMsgId, messageId")
-            .condition_expression("#state = :attached AND messageId = :m")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":pending", s(PENDING))
-            .expression_attribute_values(":attached", s(ATTACHED))
-            .expression_attribute_values(":m", s(message_id))
-            .expression_attribute_values(":exp", n(now_epoch() + 3600));
-        conditional(request.send().await)?;
-        Ok(())
     }
 
     async fn forget_attachment(&self, id: &str, conversation_id: &str, message_id: &str) -> Result<()> {
@@ -230,14 +211,20 @@ mod tests {
             client_msg_id: "x",
             message_id: "m",
         };
-        assert_eq!(refused_claim(None, &claim), Claim::Missing);
-        assert_eq!(refused_claim(Some(record("other", AttachmentState::Pending, 5)), &claim), Claim::Missing);
-        assert_eq!(refused_claim(Some(record("other", AttachmentState::Attached, 5)), &claim), Claim::Missing);
-        assert!(matches!(refused_claim(Some(record("me", AttachmentState::Attached, 5)), &claim), Claim::Used(_)));
+        assert_eq!(refused_claim(None, &claim), AttachmentClaim::Missing);
+        assert_eq!(refused_claim(Some(record("other", AttachmentState::Pending, 5)), &claim), AttachmentClaim::Missing);
+        assert_eq!(
+            refused_claim(Some(record("other", AttachmentState::Attached, 5)), &claim),
+            AttachmentClaim::Missing
+        );
+        assert!(matches!(
+            refused_claim(Some(record("me", AttachmentState::Attached, 5)), &claim),
+            AttachmentClaim::Used(_)
+        ));
         assert_eq!(
             refused_claim(Some(record("me", AttachmentState::Pending, 9)), &claim),
-            Claim::SizeMismatch { declared: 9 }
+            AttachmentClaim::SizeMismatch { declared: 9 }
         );
-        assert_eq!(refused_claim(Some(record("me", AttachmentState::Pending, 5)), &claim), Claim::Missing);
+        assert_eq!(refused_claim(Some(record("me", AttachmentState::Pending, 5)), &claim), AttachmentClaim::Missing);
     }
 }

@@ -6,12 +6,15 @@
 use aws_sdk_dynamodb::Client;
 
 mod attachments;
+mod audience;
 mod common;
 mod connections;
 mod conversations;
+mod devices;
 mod matching;
 mod members;
 mod messages;
+mod notifications;
 mod presence;
 mod profiles;
 mod rate_limit;

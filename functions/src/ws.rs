@@ -1,5 +1,6 @@
 //! WebSocket API handlers: the `$connect` authorizer, `$connect`, `$disconnect`, `send`,
-//! `delivered` + `read` (one function), `typing`, and `$default` (`ping`, `sync`, `join`, `leave`).
+//! `delivered` + `read` (one function), `typing`, and `$default` (`ping`, `sync`, `join`, `leave`,
+//! `call`, `match`, `match.cancel`).
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
@@ -13,7 +14,9 @@ use chat::protocol::ws::{
     Frame, MembershipFields, ReceiptFields, SendFields, ServerEvent, SyncFields, TypingFields, parse_frame,
 };
 use chat::service::push::{self, Pushes};
-use chat::service::{connections, conversations, devices, limits, messaging, receipts, sync, typing, users};
+use chat::service::{
+    calls, connections, conversations, devices, limits, matching, messaging, receipts, sync, typing, users,
+};
 use lambda_http::http::header::SEC_WEBSOCKET_PROTOCOL;
 use lambda_http::http::{HeaderMap, HeaderValue};
 use lambda_runtime::Error;
@@ -128,7 +131,11 @@ pub async fn connect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Resul
 
 pub async fn disconnect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
     if let Some(caller) = caller(app, &event) {
-        let presence = connections::disconnect(app, &caller.user_id, &caller.connection_id).await?;
+        let (presence, ()) = tokio::join!(
+            connections::disconnect(app, &caller.user_id, &caller.connection_id),
+            matching::disconnected(app, &caller.user_id, &caller.connection_id)
+        );
+        let presence = presence?;
         tracing::info!(user = %caller.user_id, connection = %caller.connection_id, "disconnected");
         push::deliver(app, presence).await.log("$disconnect");
     }
@@ -226,6 +233,9 @@ pub async fn default(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Resul
                 let pushes = conversations::leave(app, &caller.user_id, &fields.conversation_id).await?;
                 Ok(with_answer(pushes, &caller, &fields.conversation_id, request_id, false))
             }
+            "call" => calls::relay(app, &caller.user_id, &caller.connection_id, frame.fields()?).await,
+            "match" => matching::join(app, &caller.user_id, &caller.connection_id, request_id).await,
+            "match.cancel" => matching::cancel(app, &caller.user_id).await.map(|()| Pushes::none()),
             other => Err(ChatError::invalid(format!("unknown action {:?}", truncate(other, 64)))),
         }
     })

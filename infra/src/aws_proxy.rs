@@ -129,8 +129,10 @@ async fn forward(State(proxy): State<Arc<AwsProxy>>, request: Request) -> Respon
                 tracing::warn!(%status, %operation, body = %head, "emulator error");
             }
             let mut response = (status, bytes).into_response();
+            // A HEAD answer has no body: its Content-Length is the object's (S3 HeadObject).
+            let head = parts.method == axum::http::Method::HEAD;
             for (name, value) in &headers {
-                if name != "content-length" && name != "transfer-encoding" {
+                if (head || name != "content-length") && name != "transfer-encoding" {
                     response.headers_mut().insert(name, value.clone());
                 }
             }

@@ -181,3 +181,131 @@ pub async fn create_queues(
     }
     Ok(created)
 }
+
+/// Creates the template's bucket as `name` (unless it exists) with its encryption, public access
+/// block, CORS and lifecycle rules. Path-style requests: the bucket is no DNS name locally.
+pub async fn create_bucket(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    definition: &crate::template::bucket::BucketDefinition,
+) -> Result<(), String> {
+    use aws_sdk_s3::error::DisplayErrorContext as S3Error;
+    use aws_sdk_s3::types::{
+        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, CorsConfiguration, CorsRule, ExpirationStatus,
+        LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator, LifecycleRuleFilter,
+        PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+        ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag,
+    };
+    let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build();
+    let client = aws_sdk_s3::Client::from_conf(config);
+    match client.create_bucket().bucket(name).send().await {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_bucket_already_owned_by_you() || se.is_bucket_already_exists()) => {}
+        Err(e) => return Err(format!("CreateBucket {name}: {}", S3Error(e))),
+    }
+    if let Some(algorithm) = &definition.encryption {
+        let default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::from(algorithm.as_str()))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build();
+        let sse = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(|e| e.to_string())?;
+        client
+            .put_bucket_encryption()
+            .bucket(name)
+            .server_side_encryption_configuration(sse)
+            .send()
+            .await
+            .map_err(|e| format!("PutBucketEncryption {name}: {}", S3Error(e)))?;
+    }
+    if definition.block_public_access {
+        let block = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .block_public_policy(true)
+            .ignore_public_acls(true)
+            .restrict_public_buckets(true)
+            .build();
+        client
+            .put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(block)
+            .send()
+            .await
+            .map_err(|e| format!("PutPublicAccessBlock {name}: {}", S3Error(e)))?;
+    }
+    if !definition.cors.is_empty() {
+        let mut cors = CorsConfiguration::builder();
+        for rule in &definition.cors {
+            let mut r = CorsRule::builder()
+                .set_allowed_methods(Some(rule.allowed_methods.clone()))
+                .set_allowed_origins(Some(rule.allowed_origins.clone()))
+                .set_allowed_headers(Some(rule.allowed_headers.clone()))
+                .set_expose_headers(Some(rule.exposed_headers.clone()));
+            if let Some(age) = rule.max_age {
+                r = r.max_age_seconds(age as i32);
+            }
+            cors = cors.cors_rules(r.build().map_err(|e| e.to_string())?);
+        }
+        client
+            .put_bucket_cors()
+            .bucket(name)
+            .cors_configuration(cors.build().map_err(|e| e.to_string())?)
+            .send()
+            .await
+            .map_err(|e| format!("PutBucketCors {name}: {}", S3Error(e)))?;
+    }
+    if !definition.lifecycle.is_empty() {
+        let mut lifecycle = BucketLifecycleConfiguration::builder();
+        for rule in &definition.lifecycle {
+            let tags: Vec<Tag> = rule
+                .tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| e.to_string()))
+                .collect::<Result<_, _>>()?;
+            let filter = match (tags.len(), &rule.prefix) {
+                (0, prefix) => LifecycleRuleFilter::builder().prefix(prefix.clone().unwrap_or_default()).build(),
+                (1, None) => LifecycleRuleFilter::builder().tag(tags[0].clone()).build(),
+                (_, prefix) => LifecycleRuleFilter::builder()
+                    .and(LifecycleRuleAndOperator::builder().set_prefix(prefix.clone()).set_tags(Some(tags)).build())
+                    .build(),
+            };
+            let mut r = LifecycleRule::builder()
+                .id(&rule.id)
+                .status(if rule.enabled { ExpirationStatus::Enabled } else { ExpirationStatus::Disabled })
+                .filter(filter);
+            if let Some(days) = rule.expiration_days {
+                r = r.expiration(LifecycleExpiration::builder().days(days as i32).build());
+            }
+            if let Some(days) = rule.abort_multipart_days {
+                r = r.abort_incomplete_multipart_upload(
+                    AbortIncompleteMultipartUpload::builder().days_after_initiation(days as i32).build(),
+                );
+            }
+            lifecycle = lifecycle.rules(r.build().map_err(|e| e.to_string())?);
+        }
+        client
+            .put_bucket_lifecycle_configuration()
+            .bucket(name)
+            .lifecycle_configuration(lifecycle.build().map_err(|e| e.to_string())?)
+            .send()
+            .await
+            .map_err(|e| format!("PutBucketLifecycleConfiguration {name}: {}", S3Error(e)))?;
+    }
+    Ok(())
+}
+
+/// The local name of the bucket for `table`: lowercase, S3's 3-63 characters.
+pub fn bucket_name(table: &str) -> String {
+    let base: String = table
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .collect();
+    let mut name: String = format!("{}-attachments", base.trim_matches('-')).chars().take(63).collect();
+    while name.ends_with('-') {
+        name.pop();
+    }
+    name
+}

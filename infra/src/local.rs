@@ -210,6 +210,12 @@ pub async fn start_with(
     let parameter = |name: &str| options.parameters.get(name).filter(|v| !v.is_empty()).cloned();
     config.events.apns_application = parameter("ApnsPlatformApplicationArn").or(Some(apns));
     config.events.fcm_application = parameter("FcmPlatformApplicationArn").or(Some(fcm));
+    // The attachments bucket (`CHAT_ATTACHMENTS_BUCKET: !Ref AttachmentsBucket`), named after the table.
+    if let Some(bucket) = &template.bucket {
+        let name = config.attachments_bucket.clone().unwrap_or_else(|| crate::bootstrap::bucket_name(&config.table));
+        crate::bootstrap::create_bucket(&sdk, &name, bucket).await?;
+        config.attachments_bucket = Some(name);
+    }
     let config_table = config.table.clone();
     let ws_addr = ws_listener.local_addr().map_err(|e| e.to_string())?;
     config.management_endpoint = Some(format!("http://{ws_addr}"));

@@ -6,7 +6,9 @@ use crate::auth::TokenService;
 use crate::aws::{DynamoStore, ManagementApiPusher};
 use crate::config::Config;
 use crate::error::Result;
-use crate::ports::{Directory, EventPublisher, PushNotifier, Pusher, Queue, RateLimiter, ScheduleStore, Store};
+use crate::ports::{
+    Directory, EventPublisher, ObjectStore, PushNotifier, Pusher, Queue, RateLimiter, ScheduleStore, Store,
+};
 
 #[derive(Clone)]
 pub struct App {
@@ -26,6 +28,8 @@ pub struct App {
     pub events: Option<Arc<dyn EventPublisher>>,
     /// SNS mobile push; only the push function has it (a platform application ARN is set).
     pub notifier: Option<Arc<dyn PushNotifier>>,
+    /// The attachments bucket (`CHAT_ATTACHMENTS_BUCKET`); `None`: uploads are refused.
+    pub objects: Option<Arc<dyn ObjectStore>>,
 }
 
 impl App {
@@ -68,6 +72,11 @@ impl App {
         if app.config.events.push_on() {
             app.notifier = Some(Arc::new(crate::aws::sns::SnsNotifier::new(aws_sdk_sns::Client::new(sdk))));
         }
+        app.objects = app
+            .config
+            .attachments_bucket
+            .clone()
+            .map(|bucket| -> Arc<dyn ObjectStore> { Arc::new(crate::aws::S3Objects::new(sdk, bucket)) });
         Ok(app)
     }
 
@@ -96,6 +105,7 @@ impl App {
             queue: None,
             events: None,
             notifier: None,
+            objects: None,
         }
     }
 }

@@ -54,6 +54,19 @@ pub struct Config {
     pub scheduling: ScheduleConfig,
     /// Domain events and push notifications (`CHAT_EVENT_BUS`, `CHAT_*_PLATFORM_APPLICATION_ARN`).
     pub events: EventsConfig,
+
+    // ---- attachments, calls, random matching (features branch)
+    /// The attachments bucket (`CHAT_ATTACHMENTS_BUCKET`); unset: uploads are refused.
+    pub attachments_bucket: Option<String>,
+    /// How long an upload URL works (`CHAT_UPLOAD_URL_TTL_SECS`, 300).
+    pub upload_url_ttl_secs: u64,
+    /// How long a download URL works (`CHAT_DOWNLOAD_URL_TTL_SECS`, 3600).
+    pub download_url_ttl_secs: u64,
+    /// RTCIceServer objects for clients (`CHAT_ICE_SERVERS`, a JSON array; default `[]`).
+    pub ice_servers: serde_json::Value,
+    /// A waiting user leaves the pool after this long without matching (`CHAT_MATCH_WAIT_SECS`,
+    /// 600: API Gateway's idle timeout, after which its connection is closed anyway).
+    pub match_wait_secs: i64,
 }
 
 impl Config {
@@ -120,6 +133,23 @@ impl Config {
             presence_max_contacts: positive("CHAT_PRESENCE_MAX_CONTACTS", 300)? as usize,
             scheduling: ScheduleConfig::from_lookup(&lookup)?,
             events: EventsConfig::from_lookup(&lookup),
+            attachments_bucket: lookup("CHAT_ATTACHMENTS_BUCKET").filter(|v| !v.is_empty()),
+            upload_url_ttl_secs: positive("CHAT_UPLOAD_URL_TTL_SECS", 300)? as u64,
+            download_url_ttl_secs: positive("CHAT_DOWNLOAD_URL_TTL_SECS", 3600)? as u64,
+            ice_servers: ice_servers(lookup("CHAT_ICE_SERVERS"))?,
+            match_wait_secs: positive("CHAT_MATCH_WAIT_SECS", 600)?,
         })
     }
+}
+
+/// `CHAT_ICE_SERVERS`: a JSON array of RTCIceServer objects, each with `urls`.
+fn ice_servers(raw: Option<String>) -> Result<serde_json::Value> {
+    let raw = raw.filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "[]".into());
+    let value: serde_json::Value =
+        serde_json::from_str(&raw).map_err(|e| ChatError::invalid(format!("CHAT_ICE_SERVERS is not JSON: {e}")))?;
+    let valid = value.as_array().is_some_and(|servers| servers.iter().all(|s| s.get("urls").is_some()));
+    if !valid {
+        return Err(ChatError::invalid("CHAT_ICE_SERVERS must be a JSON array of objects with `urls`"));
+    }
+    Ok(value)
 }

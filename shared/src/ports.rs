@@ -3,10 +3,12 @@
 //! Gateway. `Store` and `Directory` bundle the per-aggregate traits for `App`, so a use case
 //! calls `app.store.store_message(...)` without naming the trait that declares it.
 
+mod attachments;
 mod connections;
 mod conversations;
 mod devices;
 mod events;
+mod matching;
 mod members;
 mod messages;
 mod notifications;
@@ -20,10 +22,14 @@ mod schedule;
 mod stats;
 mod users;
 
+pub use attachments::{
+    AttachmentClaim, AttachmentRecord, AttachmentState, AttachmentStore, ClaimRequest, ObjectStore, Presigned,
+};
 pub use connections::ConnectionStore;
 pub use conversations::{ConversationStore, CreateConversation, CreateDirect};
 pub use devices::{DeviceStore, PushTarget, Seen};
 pub use events::EventPublisher;
+pub use matching::{CallStore, MatchStore, Pairing};
 pub use members::{AddMember, AddRule, MemberStore, RemoveMember};
 pub use messages::{Audience, ChangedMessage, Claim, HistoryPage, MessageChange, MessageStore, StoredMessage};
 pub use notifications::{NotificationSettings, Published, PushNotifier, Recipient};
@@ -46,6 +52,9 @@ pub trait Store:
     + MemberStore
     + MessageStore
     + ReceiptStore
+    + AttachmentStore
+    + MatchStore
+    + CallStore
     + DeviceStore
     + NotificationSettings
 {
@@ -59,6 +68,9 @@ impl<T> Store for T where
         + MemberStore
         + MessageStore
         + ReceiptStore
+        + AttachmentStore
+        + MatchStore
+        + CallStore
         + DeviceStore
         + NotificationSettings
         + ?Sized

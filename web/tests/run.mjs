@@ -19,7 +19,7 @@ import { createFakeState } from './contract-fake.mjs';
 import unitTests from './unit.test.mjs';
 import uiTests from './ui.test.mjs';
 import libraryTests from './library.test.mjs';
-import pendingTests from './pending.test.mjs';
+import pendingTests from './features.test.mjs';
 
 const tier = process.env.CHAT_WEB_TESTS || 'core';
 if (!['core', 'all', 'pending', 'fake'].includes(tier)) {

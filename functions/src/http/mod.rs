@@ -4,7 +4,10 @@
 //! pattern and OpenAPI operation in the `#[utoipa::path]` attribute above it (in the area files
 //! beside this one); the router and docs/openapi.json are both built from that list.
 
+mod attachments;
 mod auth;
+mod availability;
+mod calls;
 mod conversations;
 mod devices;
 mod docs_page;
@@ -12,10 +15,10 @@ mod memberships;
 mod messages;
 mod meta;
 pub mod openapi;
-mod planned;
 mod request;
 mod router;
 mod scheduled;
+mod uploads;
 mod users;
 
 use std::sync::LazyLock;
@@ -73,6 +76,10 @@ routes! {
     scheduled::schedule_message,
     scheduled::list_scheduled_messages,
     scheduled::cancel_scheduled_message,
+    uploads::create_upload,
+    attachments::get_attachment,
+    calls::call_config,
+    availability::available_for_match,
     meta::stats,
     meta::health,
     meta::openapi,

@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{IntoParams, Modify, OpenApi, ToResponse};
 
-use super::{RouteOperations, docs_page, planned};
+use super::{RouteOperations, docs_page};
 
 const DESCRIPTION: &str = "JSON over HTTPS. Send `Authorization: Bearer <accessToken>` on every endpoint except `/auth/*`, `/health`, `/openapi.json` and `/docs`.
 
@@ -49,7 +49,8 @@ const DESCRIPTION: &str = "JSON over HTTPS. Send `Authorization: Bearer <accessT
         (name = "conversations", description = "Direct conversations, groups, rooms and membership."),
         (name = "messages", description = "History, sending, edits, receipts."),
         (name = "scheduled", description = "Messages sent later."),
-        (name = "uploads", description = "Attachments (planned)."),
+        (name = "uploads", description = "Attachments: presigned uploads and downloads (S3)."),
+        (name = "calls", description = "WebRTC call set-up (the signals travel over the WebSocket `call` action)."),
         (name = "devices", description = "The caller's devices and their push tokens."),
         (name = "ops", description = "Health, statistics and this documentation."),
     ),
@@ -150,8 +151,7 @@ pub fn operations_of(item: &PathItem) -> impl Iterator<Item = (&'static str, &Op
 
 /// The whole document.
 pub fn document() -> Document {
-    let mut doc = Api::openapi().merge_from(RouteOperations::openapi()).merge_from(planned::Planned::openapi());
-    planned::add_fields(&mut doc);
+    let mut doc = Api::openapi().merge_from(RouteOperations::openapi());
     close_response_objects(&mut doc);
     optional_bodies(&mut doc);
     for item in doc.paths.paths.values_mut() {

@@ -4,6 +4,7 @@
 //! from what `sam deploy` creates. A function is named by its cargo binary
 //! (`Metadata.BuildProperties.Binary`), which is what the local gateway invokes.
 
+pub mod bucket;
 pub mod bus;
 pub mod cors;
 pub mod environment;
@@ -19,6 +20,7 @@ use std::path::Path;
 
 use serde_yaml_ng::Value;
 
+use bucket::BucketDefinition;
 use cors::Cors;
 use events::EventDefinitions;
 pub use intrinsics::Error;
@@ -46,6 +48,8 @@ pub struct Template {
     pub streams: streams::StreamDefinitions,
     /// Custom buses, their rules and targets (`bus.rs`).
     pub bus: bus::BusDefinitions,
+    /// The attachments bucket (`AWS::S3::Bucket`), if the template has one.
+    pub bucket: Option<BucketDefinition>,
     /// Each function's `Timeout` and reserved concurrency, by binary.
     pub function_limits: BTreeMap<String, limits::FunctionLimits>,
     /// The stages' throttling (WebSocket stage and HTTP API).
@@ -203,6 +207,7 @@ impl Template {
         let http_cors = Cors::of_api(&doc, http_api, &scope)?;
         let streams = streams::StreamDefinitions::parse(&doc, &scope, &functions, &events.queues)?;
         let bus = bus::BusDefinitions::parse(&doc, &scope, &functions, &events.queues)?;
+        let bucket = BucketDefinition::of_template(&doc, &scope)?;
         let function_limits = limits::function_limits(&doc, &scope, &functions)?;
         let throttles = limits::stage_throttles(&doc, &scope)?;
         let environment = environment::variable_names(&doc, &functions);
@@ -218,6 +223,7 @@ impl Template {
             http_cors,
             table,
             functions,
+            bucket,
             function_limits,
             throttles,
             environment,

@@ -37,6 +37,8 @@ const CONTRACT_OPERATIONS: &[(&str, &str)] = &[
     ("GET", "/scheduled-messages"),
     ("DELETE", "/scheduled-messages/{id}"),
     ("POST", "/uploads"),
+    ("GET", "/attachments/{id}"),
+    ("GET", "/users/available"),
     ("GET", "/stats"),
     ("GET", "/health"),
     ("GET", "/openapi.json"),

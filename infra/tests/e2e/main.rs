@@ -6,8 +6,10 @@
 mod support;
 
 mod api_docs;
+mod attachments;
 mod auth;
 mod authz;
+mod calls;
 // libtest starts tests in name order; the minute-long wall-clock test lives in `clock` so that it
 // starts early and overlaps the rest instead of running alone at the end.
 mod clock;
@@ -17,6 +19,7 @@ mod events;
 mod faults;
 mod gateway;
 mod limits;
+mod matching;
 mod messaging;
 mod presence;
 mod push;

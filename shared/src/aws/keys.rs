@@ -171,6 +171,25 @@ pub fn due_key(at: &str, id: &str) -> String {
     format!("{at}#{id}")
 }
 
+// Attachments and random matching (docs/data-model.md, "Attachments" and "Random matching"):
+//
+// | item                 | pk            | sk            |
+// |----------------------|---------------|---------------|
+// | attachment record    | `ATT#{id}`    | `ATTACHMENT`  |
+// | waiting for a match  | `MATCHPOOL`   | `USER#{id}`   |
+// | call answered by     | `CALL#{caller}#{callee}#{callId}` | `ANSWER` |
+
+pub const ATTACHMENT: &str = "ATTACHMENT";
+pub const MATCH_POOL: &str = "MATCHPOOL";
+pub const CALL_ANSWER: &str = "ANSWER";
+
+pub fn attachment(id: &str) -> String {
+    format!("ATT#{id}")
+}
+pub fn call(caller: &str, callee: &str, call_id: &str) -> String {
+    format!("CALL#{caller}#{callee}#{call_id}")
+}
+
 // Devices and push endpoints (docs/data-model.md, "Devices"):
 //
 // | item   | pk          | sk                  |

@@ -7,11 +7,13 @@ pub mod jwt_keys;
 pub mod keys;
 pub mod pusher;
 pub mod queue;
+pub mod s3;
 pub mod sns;
 
 pub use dynamo::DynamoStore;
 pub use pusher::ManagementApiPusher;
 pub use queue::SqsQueue;
+pub use s3::S3Objects;
 
 mod http_client {
     //! The SDK's HTTPS client (hyper 1 + rustls with aws-lc, what `default-https-client` selects),

@@ -48,6 +48,10 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = crate::openapi::MessageStatus)]
     pub status: Option<String>,
+    /// Files and voice notes (kind `file`/`voice`), with a download URL made for this reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub attachment: Option<Box<crate::domain::attachment::Attachment>>,
 }
 
 pub const CLIENT_MSG_ID_MAX: usize = 64;

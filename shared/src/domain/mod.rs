@@ -1,9 +1,12 @@
 //! Plain types and rules, no I/O.
 
+pub mod attachment;
+pub mod call;
 pub mod conversation;
 pub mod device;
 pub mod event;
 pub mod id;
+pub mod matching;
 pub mod message;
 pub mod page;
 pub mod schedule;

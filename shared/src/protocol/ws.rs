@@ -103,6 +103,18 @@ pub struct MembershipFields {
     pub conversation_id: String,
 }
 
+/// `call`: one WebRTC signal for `to` (docs/protocol.md, "Calls").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallFields {
+    pub to: String,
+    pub call_id: String,
+    pub signal: crate::domain::call::Signal,
+    /// The SDP or ICE candidate, relayed as it is (never stored).
+    #[serde(default)]
+    pub data: Value,
+}
+
 /// A pointer of one member, as `receipt` events and `sync` carry it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -173,6 +185,23 @@ pub enum ServerEvent {
         user_id: String,
         by: String,
     },
+    #[serde(rename = "call", rename_all = "camelCase")]
+    Call {
+        from: String,
+        call_id: String,
+        signal: crate::domain::call::Signal,
+        data: Value,
+        /// On an `end` the server sends itself: `answered_elsewhere`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'static str>,
+    },
+    #[serde(rename = "match.waiting", rename_all = "camelCase")]
+    MatchWaiting {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+    },
+    #[serde(rename = "match.found", rename_all = "camelCase")]
+    MatchFound { conversation_id: String, user: crate::domain::User },
     #[serde(rename = "pong", rename_all = "camelCase")]
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]

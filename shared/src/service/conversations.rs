@@ -174,6 +174,11 @@ pub async fn list(app: &App, caller: &str, limit: Option<usize>, cursor: Option<
             conversation.last_message = None;
         }
     }
+    for c in conversations.iter_mut() {
+        if let Some(last) = c.last_message.take() {
+            c.last_message = Some(crate::service::attachments::signed_one(app, last).await?);
+        }
+    }
     let next_cursor = if more { conversations.last().map(encode_cursor) } else { None };
     Ok(ConversationPage { conversations, next_cursor })
 }

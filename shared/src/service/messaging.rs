@@ -13,7 +13,7 @@ use crate::ports::{Audience, ChangedMessage, Claim, HistoryPage, MessageChange, 
 use crate::protocol::rest::MessagePage;
 use crate::protocol::ws::ServerEvent;
 use crate::service::push::{self, Delivery, Pushes};
-use crate::service::{conversations, stats};
+use crate::service::{attachments, conversations, stats};
 
 pub const HISTORY_LIMIT: PageLimit = PageLimit::new(50, 100);
 
@@ -53,13 +53,7 @@ pub struct Sent {
 /// connections. Nothing is written per member or per recipient (docs/data-model.md).
 pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)> {
     validate_client_msg_id(&input.client_msg_id)?;
-    if input.attachment_id.is_some() {
-        return Err(ChatError::invalid("attachments are not supported by this deployment yet"));
-    }
-    let Some(content) = input.content.as_deref() else {
-        return Err(ChatError::invalid("missing field `content`"));
-    };
-    validate_content(content, app.config.max_content_chars)?;
+    let content = attachments::content_of(&input, app.config.max_content_chars)?;
     let (conversation_id, recipient) = match (&input.conversation_id, &input.to) {
         (Some(_), Some(_)) => return Err(ChatError::invalid("give either `conversationId` or `to`, not both")),
         (None, None) => return Err(ChatError::invalid("missing field `conversationId` or `to`")),
@@ -118,9 +112,11 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)>
             // The clientMsgId was used in another conversation: answer with that message, store nothing.
             let first = app.store.get_message(&first_in, &message_id).await?;
             let first = first.ok_or_else(|| ChatError::internal("a claimed message is not stored yet; retry"))?;
-            return Ok((Sent { message: first, duplicate: true }, Pushes::none()));
+            return Ok((Sent { message: attachments::signed_one(app, first).await?, duplicate: true }, Pushes::none()));
         }
     };
+    // A member's message with `attachmentId`: checked and claimed before it is stored.
+    let message = attachments::attach(app, &input, message).await?;
     // Wave 2: the message item ‖ the connections of a group's or room's members.
     let connections = async {
         match audience.connections.take() {
@@ -131,7 +127,7 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)>
     let (stored, targets) = tokio::join!(app.store.store_message(&message), connections);
     let (message, duplicate) = match stored? {
         StoredMessage::Stored => (message, false),
-        StoredMessage::Exists(first) => (first, true),
+        StoredMessage::Exists(first) => (attachments::signed_one(app, first).await?, true),
     };
     // Without the recipients the message cannot be pushed: answer with an error (not
     // `message.sent`), so the client resends with the same clientMsgId and the resend pushes it.
@@ -158,7 +154,7 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)>
 }
 
 /// The message `input` asks for, with the id `id` (a fresh one, or the one its clientMsgId claimed).
-fn new_message(input: &SendInput, conversation_id: &str, content: &str, id: &str) -> Result<Message> {
+fn new_message(input: &SendInput, conversation_id: &str, content: Option<&str>, id: &str) -> Result<Message> {
     let ulid = parse_ulid(id).ok_or_else(|| ChatError::internal("a message id is a ULID"))?;
     Ok(Message {
         created_at: time::rfc3339_of_ulid(ulid),
@@ -166,11 +162,12 @@ fn new_message(input: &SendInput, conversation_id: &str, content: &str, id: &str
         conversation_id: conversation_id.to_string(),
         sender_id: input.sender_id.clone(),
         kind: input.kind.unwrap_or(MessageKind::Text),
-        content: Some(content.to_string()),
+        content: content.map(str::to_string),
         client_msg_id: Some(input.client_msg_id.clone()),
         edited_at: None,
         deleted: false,
         status: None,
+        attachment: None,
     })
 }
 
@@ -281,13 +278,17 @@ async fn change_message(
         app.store.change_message(conversation_id, message_id, caller, &change),
         app.store.connections_of_users(&user_ids)
     );
-    let message = match changed? {
+    let mut message = match changed? {
         ChangedMessage::Changed(message) => message,
         ChangedMessage::NotFound => return Err(ChatError::not_found("message")),
         ChangedMessage::NotSender => {
             return Err(ChatError::new(ErrorCode::Forbidden, "only the sender may change a message"));
         }
         ChangedMessage::Deleted(_) => return Err(ChatError::conflict("the message was deleted")),
+    };
+    message = match change {
+        MessageChange::Delete { .. } => attachments::forget(app, message).await,
+        MessageChange::Edit { .. } => attachments::signed_one(app, message).await?,
     };
     let event = match change {
         MessageChange::Edit { .. } => ServerEvent::MessageUpdated { message: message.clone() },
@@ -345,7 +346,7 @@ pub async fn history(
         // Rare (after a clear): read again with the floor in the key condition.
         Some(floor) => app.store.list_messages(conversation_id, &page, Some(&floor), limit).await?,
     };
-    let messages = with_status(messages, caller, reader.members.as_deref());
+    let messages = attachments::signed(app, with_status(messages, caller, reader.members.as_deref())).await?;
     let next_cursor = if more { messages.last().map(|m| m.id.clone()) } else { None };
     Ok(MessagePage { messages, next_cursor })
 }

@@ -3,12 +3,15 @@
 //! the use case tells connections about it, the pushes beside it as `(result, Pushes)` (or
 //! `Pushes` alone when there is nothing else to answer). The edges hand those to `push::deliver`.
 
+pub mod attachments;
 pub mod auth;
+pub mod calls;
 pub mod connections;
 pub mod conversations;
 pub mod devices;
 pub mod events;
 pub mod limits;
+pub mod matching;
 pub mod messaging;
 pub mod notifications;
 pub mod presence;

@@ -180,6 +180,7 @@ mod tests {
             edited_at: None,
             deleted: false,
             status: None,
+            attachment: None,
         }
     }
 

@@ -87,6 +87,7 @@ pub async fn sync(
         messages.truncate(fitting);
     }
     let next = messages.last().map(|m| m.id.clone()).or_else(|| cursor.map(str::to_string));
+    let messages = crate::service::attachments::signed(app, messages).await?;
     Ok(SyncPage { messages, receipts, has_more, cursor: next })
 }
 

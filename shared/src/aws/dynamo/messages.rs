@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::DynamoStore;
 use super::common::{Conditional, Item, conditional, from_item, n, now_epoch, s, sdk_error, string_attr, to_item};
 use crate::aws::keys;
+use crate::domain::attachment::Attachment;
 use crate::domain::{Message, MessageKind};
 use crate::error::{ChatError, Result};
 use crate::ports::{Audience, ChangedMessage, Claim, HistoryPage, MessageChange, MessageStore, StoredMessage};
@@ -39,6 +40,8 @@ struct MessageItem {
     edited_at: Option<String>,
     #[serde(default)]
     deleted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attachment: Option<Box<Attachment>>,
 }
 
 impl MessageItem {
@@ -55,6 +58,7 @@ impl MessageItem {
             created_at: m.created_at.clone(),
             edited_at: m.edited_at.clone(),
             deleted: m.deleted,
+            attachment: m.attachment.as_ref().map(|a| Box::new(a.unsigned())),
         }
     }
 
@@ -70,6 +74,7 @@ impl MessageItem {
             edited_at: self.edited_at,
             deleted: self.deleted,
             status: None,
+            attachment: self.attachment,
         }
     }
 }

@@ -5,11 +5,13 @@
 
 use aws_sdk_dynamodb::Client;
 
+mod attachments;
 mod audience;
 mod common;
 mod connections;
 mod conversations;
 mod devices;
+mod matching;
 mod members;
 mod messages;
 mod notifications;

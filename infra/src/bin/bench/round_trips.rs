@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::client::{Bench, Socket, User, median, ms, recv_type};
 
 pub const DELAY_MS: u64 = 50;
-pub const SAMPLES: usize = 9;
+pub const SAMPLES: usize = 21;
 /// Requests of the local SQS event-source pollers, which run whatever the bench does.
 pub const SQS_POLLING: [&str; 2] = ["ReceiveMessage", "DeleteMessageBatch"];
 

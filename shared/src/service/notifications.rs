@@ -67,16 +67,8 @@ pub fn payload(title: &str, body: &str, message: &Message) -> String {
 pub async fn notify(app: &App, message: &Message) -> Result<PushReport> {
     let mut report = PushReport::default();
     let Some(notifier) = app.notifier.as_deref() else { return Ok(report) };
-    let sender = app.store.get_user(&message.sender_id).await?.map(|r| r.user.display_name);
-    let group = match kind_of_id(&message.conversation_id) {
-        Some(ConversationKind::Group | ConversationKind::Room) => {
-            app.store.get_conversation_meta(&message.conversation_id).await?.and_then(|c| c.name)
-        }
-        _ => None,
-    };
-    let (title, body) = notification_text(sender.as_deref().unwrap_or("Someone"), group.as_deref(), message);
-    let payload = payload(&title, &body, message);
-
+    // The text needs the sender's name (and the group's): read once, and only if someone gets a push.
+    let mut payload: Option<String> = None;
     let mut cursor = None;
     loop {
         let (page, next) = app.store.recipients(&message.conversation_id, cursor, MEMBER_PAGE).await?;
@@ -97,7 +89,10 @@ pub async fn notify(app: &App, message: &Message) -> Result<PushReport> {
             .collect();
         let room = MAX_PUSHES - report.sent - report.failed;
         report.dropped += targets.len().saturating_sub(room);
-        let payload = payload.as_str();
+        if payload.is_none() && !targets.is_empty() {
+            payload = Some(text_of(app, message).await?);
+        }
+        let payload = payload.as_deref().unwrap_or_default();
         let pushes = targets.into_iter().take(room).map(|target| push_one(app, notifier, target, payload));
         let outcomes: Vec<Outcome> =
             futures::stream::iter(pushes).buffer_unordered(PUBLISHES_IN_FLIGHT).collect().await;
@@ -121,6 +116,19 @@ pub async fn notify(app: &App, message: &Message) -> Result<PushReport> {
         tracing::warn!(message = %message.id, dropped = report.dropped, "push limit per message reached");
     }
     Ok(report)
+}
+
+/// The SNS message of `message`: two reads (the sender's profile, a group's META).
+async fn text_of(app: &App, message: &Message) -> Result<String> {
+    let sender = app.store.get_user(&message.sender_id).await?.map(|r| r.user.display_name);
+    let group = match kind_of_id(&message.conversation_id) {
+        Some(ConversationKind::Group | ConversationKind::Room) => {
+            app.store.get_conversation_meta(&message.conversation_id).await?.and_then(|c| c.name)
+        }
+        _ => None,
+    };
+    let (title, body) = notification_text(sender.as_deref().unwrap_or("Someone"), group.as_deref(), message);
+    Ok(payload(&title, &body, message))
 }
 
 enum Outcome {

@@ -21,6 +21,7 @@ mod receipts;
 mod scheduled;
 mod users;
 // defects branch: sizes, security, fuzz, load, stale presence
+mod faults_push;
 mod passwords;
 mod security;
 mod security_keys;

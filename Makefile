@@ -4,7 +4,7 @@
 CARGO ?= cargo
 VENV_SH := infra/scripts/venv.sh
 
-.PHONY: dev test fmt fmt-check clippy test-rust lint-template lint-api package bench venv tools clean-venv
+.PHONY: soak dev test fmt fmt-check clippy test-rust lint-template lint-api package bench venv tools clean-venv
 
 ## dev: start moto (unless AWS_ENDPOINT_URL is set), create the table, serve the HTTP API on
 ## :3000 and the WebSocket API on :3001 (CHAT_HTTP_PORT / CHAT_WS_PORT override). Ctrl-C stops all.
@@ -49,3 +49,9 @@ clean-venv:
 ## bench: round trips per route, AWS requests and cost per message, load latency (bench/results.md).
 bench: venv
 	$(CARGO) run --release -p chat-local --bin bench
+
+## soak: the long part of the fault/fuzz/load suite (infra/tests/e2e/{load,fuzz}.rs): 20 clients x 50
+## messages, 20,000 fuzzed frames and 5,000 REST bodies (CHAT_FUZZ_SEED replays a printed seed).
+soak: venv
+	CHAT_LOAD_CLIENTS=20 CHAT_LOAD_MESSAGES=50 CHAT_FUZZ_FRAMES=20000 CHAT_FUZZ_BODIES=5000 \
+		$(CARGO) test -p chat-local --test e2e -- --nocapture load:: fuzz:: faults

@@ -22,6 +22,8 @@ mod scheduled;
 mod users;
 // defects branch: sizes, security, fuzz, load, stale presence
 mod faults_push;
+mod fuzz;
+mod load;
 mod passwords;
 mod security;
 mod security_keys;

@@ -4,15 +4,21 @@
 CARGO ?= cargo
 VENV_SH := infra/scripts/venv.sh
 
-.PHONY: soak dev test fmt fmt-check clippy test-rust lint-template lint-api package bench venv tools clean-venv
+.PHONY: soak dev dev-reset test fmt fmt-check clippy test-rust test-web lint-template lint-api package deploy-web bench venv tools clean-venv
 
 ## dev: start moto (unless AWS_ENDPOINT_URL is set), create the table, serve the HTTP API on
 ## :3000 and the WebSocket API on :3001 (CHAT_HTTP_PORT / CHAT_WS_PORT override). Ctrl-C stops all.
 dev: venv
 	$(CARGO) run --bin local-gateway
 
-## test: formatting, lints, unit + integration + end-to-end tests, template and API-document lint.
-test: venv fmt-check clippy test-rust lint-template lint-api
+## dev-reset: `make dev` from an empty emulator (deletes the state kept under .local/).
+dev-reset:
+	rm -rf .local
+	$(MAKE) dev
+
+## test: formatting, lints, unit + integration + end-to-end tests, the web client's browser tests,
+## template and API-document lint.
+test: venv fmt-check clippy test-rust test-web lint-template lint-api
 
 venv:
 	@bash $(VENV_SH) emulator
@@ -32,6 +38,11 @@ clippy:
 test-rust: venv
 	$(CARGO) test --workspace --no-fail-fast
 
+## test-web: the JavaScript client and the web app in headless Chromium against the local gateway
+## (installs Debian's chromium and the npm dev dependencies on first use; web/README.md).
+test-web: venv
+	@sh web/scripts/test.sh
+
 lint-template: tools
 	@bash infra/scripts/lint-template.sh
 
@@ -42,6 +53,10 @@ lint-api: tools
 ## package: `sam build` with cargo-lambda: an arm64 bootstrap for every function in .aws-sam/build.
 package: tools
 	@bash infra/scripts/package.sh
+
+## deploy-web: upload web/app to a stack deployed with WebAppHosting=true (STACK=<stack name>).
+deploy-web: tools
+	@bash infra/scripts/deploy-web.sh
 
 clean-venv:
 	rm -rf .venv

@@ -13,7 +13,9 @@ use chat::protocol::ws::{
     Frame, MembershipFields, ReceiptFields, SendFields, ServerEvent, SyncFields, TypingFields, parse_frame,
 };
 use chat::service::push::{self, Pushes};
-use chat::service::{connections, conversations, limits, messaging, receipts, sync, typing, users};
+use chat::service::{connections, conversations, devices, limits, messaging, receipts, sync, typing, users};
+use lambda_http::http::header::SEC_WEBSOCKET_PROTOCOL;
+use lambda_http::http::{HeaderMap, HeaderValue};
 use lambda_runtime::Error;
 use serde_json::json;
 
@@ -21,13 +23,34 @@ use serde_json::json;
 /// so no message handler reads the database to learn who is speaking.
 pub const USER_ID_KEY: &str = "userId";
 
-/// Lambda REQUEST authorizer on `$connect` (identity source `route.request.querystring.token`).
-/// A refused token is the error `Unauthorized`, which API Gateway turns into HTTP 401.
+/// The subprotocol a client offers to say it speaks this protocol; the token rides beside it as
+/// `token.<access token>` (docs/protocol.md), which keeps it out of URLs and access logs.
+pub const SUBPROTOCOL: &str = "chat";
+const TOKEN_SUBPROTOCOL_PREFIX: &str = "token.";
+
+/// The subprotocols a handshake offers (`Sec-WebSocket-Protocol: chat, token.<jwt>`), in order.
+fn offered_subprotocols(headers: &HeaderMap) -> Vec<&str> {
+    headers
+        .get_all(SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Lambda REQUEST authorizer on `$connect`. The token comes from `?token=` or from the
+/// subprotocol `token.<jwt>`; the template declares no identity source so that either works
+/// (API Gateway would refuse a handshake missing a declared one before calling this).
+/// A refused or missing token is the error `Unauthorized`, which API Gateway turns into HTTP 401.
 pub async fn authorize(
     app: &App,
     event: ApiGatewayCustomAuthorizerRequestTypeRequest,
 ) -> Result<ApiGatewayCustomAuthorizerResponse, Error> {
-    let token = event.query_string_parameters.first("token");
+    let token = event.query_string_parameters.first("token").filter(|t| !t.is_empty()).or_else(|| {
+        offered_subprotocols(&event.headers).into_iter().find_map(|p| p.strip_prefix(TOKEN_SUBPROTOCOL_PREFIX))
+    });
     let user_id = match connections::authorize(app, token) {
         Ok(user_id) => user_id,
         Err(_) => return Err("Unauthorized".into()),
@@ -81,11 +104,26 @@ pub async fn connect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Resul
         }
         Err(e) => return Err(e.into()),
     }
-    let presence = connections::connect(app, &caller.user_id, &caller.connection_id).await?;
+    // `?deviceId=`: the device's last seen time, address and user agent, in the same wave.
+    let identity = &event.request_context.identity;
+    let origin = devices::Origin { ip: identity.source_ip.clone(), user_agent: identity.user_agent.clone() };
+    let device_seen = async {
+        if let Some(device_id) = event.query_string_parameters.first("deviceId") {
+            devices::seen_on_connect(app, &caller.user_id, device_id, origin).await;
+        }
+    };
+    let (presence, ()) = tokio::join!(connections::connect(app, &caller.user_id, &caller.connection_id), device_seen);
+    let presence = presence?;
     tracing::info!(user = %caller.user_id, connection = %caller.connection_id, "connected");
     // Inside `$connect`, before the handshake completes: contacts hear `online` first.
     push::deliver(app, presence).await.log("$connect");
-    Ok(status(200))
+    let mut answer = status(200);
+    // A client that offers subprotocols (browsers passing the token that way) refuses the socket
+    // unless one is selected: select ours.
+    if offered_subprotocols(&event.headers).contains(&SUBPROTOCOL) {
+        answer.headers.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(SUBPROTOCOL));
+    }
+    Ok(answer)
 }
 
 pub async fn disconnect(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
@@ -116,8 +154,8 @@ pub async fn send(app: &App, event: ApiGatewayWebsocketProxyRequest) -> Result<A
             },
         )
         .await?;
-        // Delivered here, not by `handle_frame`: the conversation's last message is recorded
-        // alongside the pushes.
+        // Delivered here, not by `handle_frame`: the message counter is recorded alongside the
+        // pushes.
         messaging::deliver_sent(app, &sent, pushes).await.log("send");
         Ok(Pushes::none())
     })

@@ -16,6 +16,8 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::pricing::{Pricing, Upstream};
+
 pub struct AwsProxy {
     upstream: String,
     client: reqwest::Client,
@@ -27,6 +29,8 @@ pub struct AwsProxy {
     /// refused (500), throttled (429 / SQS throttling) or carried out with the answer lost.
     pub other_faults_per_mille: AtomicU64,
     counts: Mutex<BTreeMap<String, u64>>,
+    /// Prices DynamoDB requests while enabled (`make bench`).
+    pub pricing: Pricing,
     faults: Mutex<BTreeMap<&'static str, u64>>,
 }
 
@@ -40,6 +44,7 @@ impl AwsProxy {
             faults_per_mille: AtomicU64::new(0),
             other_faults_per_mille: AtomicU64::new(0),
             counts: Mutex::new(BTreeMap::new()),
+            pricing: Pricing::default(),
             faults: Mutex::new(BTreeMap::new()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
@@ -150,6 +155,13 @@ async fn forward(State(proxy): State<Arc<AwsProxy>>, request: Request) -> Respon
             _ => {}
         }
     }
+    let priced = (target.starts_with("DynamoDB_") && proxy.pricing.enabled())
+        .then(|| serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default());
+    let up = Upstream { url: &proxy.upstream, client: &proxy.client, headers: &parts.headers };
+    let before = match &priced {
+        Some(request) => Some(proxy.pricing.before(&up, &operation, request).await),
+        None => None,
+    };
     let url = format!("{}{}", proxy.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let mut upstream = proxy.client.request(parts.method.clone(), url).body(body);
     for (name, value) in &parts.headers {
@@ -164,6 +176,10 @@ async fn forward(State(proxy): State<Arc<AwsProxy>>, request: Request) -> Respon
             let status = answer.status();
             let headers = answer.headers().clone();
             let bytes = answer.bytes().await.unwrap_or_default();
+            if let (Some(request), Some(before)) = (&priced, before) {
+                let answer = serde_json::from_slice(&bytes).unwrap_or_default();
+                proxy.pricing.price(&up, &operation, request, &answer, before).await;
+            }
             if status.is_server_error() {
                 let head = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
                 tracing::warn!(%status, %operation, body = %head, "emulator error");

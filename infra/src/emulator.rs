@@ -13,6 +13,13 @@ pub struct Moto {
 impl Moto {
     /// `venv` is the project venv (`make dev` and `make test` create it with moto[server]).
     pub fn start(venv: &Path, port: u16) -> Result<Self, String> {
+        Self::start_with_state(venv, port, None)
+    }
+
+    /// Like `start`; with `state`, moto replays that file at start-up and appends every
+    /// state-changing request to it, so its data survives a restart (`make dev` keeps it under
+    /// `.local/`; see scripts/moto_server.py).
+    pub fn start_with_state(venv: &Path, port: u16, state: Option<&Path>) -> Result<Self, String> {
         let python = venv.join("bin").join("python");
         if !venv.join("bin").join("moto_server").exists() {
             return Err(format!(
@@ -23,11 +30,18 @@ impl Moto {
         let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join("moto_server.py");
         let mut command = Command::new(&python);
         command.arg(&launcher).args(["127.0.0.1", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+        if let Some(state) = state {
+            if let Some(dir) = state.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            command.env("CHAT_MOTO_STATE", state);
+        }
         die_with_parent(&mut command);
         let child = command.spawn().map_err(|e| format!("cannot start {}: {e}", launcher.display()))?;
         let endpoint = format!("http://127.0.0.1:{port}");
         let mut moto = Self { endpoint, child };
-        moto.wait_ready(Duration::from_secs(30))?;
+        // Replaying a long state file takes a while before the port opens.
+        moto.wait_ready(Duration::from_secs(if state.is_some() { 300 } else { 30 }))?;
         Ok(moto)
     }
 

@@ -10,6 +10,8 @@ pub mod emulator;
 pub mod gateway;
 pub mod invoke;
 pub mod local;
+pub mod pricing;
+pub mod recovery;
 pub mod schedules;
 pub mod sqs_mapping;
 pub mod template;

@@ -15,8 +15,8 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::bootstrap::LocalQueue;
-use crate::gateway::{GatewayOptions, RunningGateway, serve};
-use crate::invoke::{Invoke, InvokeError};
+use crate::gateway::{ConnectionLimits, GatewayOptions, RunningGateway, serve};
+use crate::invoke::{Invoke, InvokeError, Limited};
 use crate::schedules::{LocalSchedules, Tasks};
 use crate::sqs_mapping::PollOptions;
 use crate::template::Template;
@@ -88,11 +88,32 @@ pub struct LocalOptions {
     /// Template parameter overrides (`CHAT_PARAMETER_<Name>=value`), as `sam deploy
     /// --parameter-overrides`.
     pub parameters: BTreeMap<String, String>,
+    /// WebSocket idle timeout and maximum connection duration (`CHAT_LOCAL_IDLE_TIMEOUT_SECS`,
+    /// default 600, and `CHAT_LOCAL_MAX_CONNECTION_SECS`, default 7200, as on API Gateway).
+    pub connection_limits: ConnectionLimits,
+    /// The web client served at `GET /` of the HTTP port (default web/app of this checkout).
+    pub web_root: Option<std::path::PathBuf>,
+    /// How often the gateway checks that the table still exists and re-creates the template's
+    /// resources when the emulator lost them (`CHAT_LOCAL_RECOVERY_MS`, default 1000).
+    pub recovery_interval: Duration,
+    /// Lambda's account concurrency, shared by the functions without reserved concurrency
+    /// (`CHAT_LOCAL_ACCOUNT_CONCURRENCY`, default 64: AWS's default is 1,000, but one moto
+    /// process serialises every request and has no back-pressure of its own).
+    pub account_concurrency: usize,
 }
 
 impl Default for LocalOptions {
     fn default() -> Self {
-        Self { clock: true, visibility_timeout_secs: None, poll: PollOptions::default(), parameters: BTreeMap::new() }
+        Self {
+            clock: true,
+            visibility_timeout_secs: None,
+            poll: PollOptions::default(),
+            parameters: BTreeMap::new(),
+            connection_limits: ConnectionLimits::default(),
+            recovery_interval: Duration::from_secs(1),
+            account_concurrency: 64,
+            web_root: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/app")),
+        }
     }
 }
 
@@ -110,6 +131,24 @@ impl LocalOptions {
         if let Some(v) = var("CHAT_LOCAL_SQS_POLL_MS") {
             options.poll.interval =
                 Duration::from_millis(v.parse().map_err(|_| "CHAT_LOCAL_SQS_POLL_MS is not a number")?);
+        }
+        let seconds = |key: &str| -> Result<Option<Duration>, String> {
+            var(key)
+                .map(|v| v.parse().map(Duration::from_secs).map_err(|_| format!("{key} is not a number")))
+                .transpose()
+        };
+        if let Some(idle) = seconds("CHAT_LOCAL_IDLE_TIMEOUT_SECS")? {
+            options.connection_limits.idle_timeout = idle;
+        }
+        if let Some(max) = seconds("CHAT_LOCAL_MAX_CONNECTION_SECS")? {
+            options.connection_limits.max_duration = max;
+        }
+        if let Some(v) = var("CHAT_LOCAL_ACCOUNT_CONCURRENCY") {
+            options.account_concurrency = v.parse().map_err(|_| "CHAT_LOCAL_ACCOUNT_CONCURRENCY is not a number")?;
+        }
+        if let Some(v) = var("CHAT_LOCAL_RECOVERY_MS") {
+            options.recovery_interval =
+                Duration::from_millis(v.parse().map_err(|_| "CHAT_LOCAL_RECOVERY_MS is not a number")?);
         }
         for (key, value) in std::env::vars() {
             if let Some(name) = key.strip_prefix("CHAT_PARAMETER_") {
@@ -148,9 +187,11 @@ pub async fn start_with(
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     crate::bootstrap::create_table(&dynamo, &config.table, &template.table).await?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let sqs_for_recovery = sqs.clone();
     let queues =
         crate::bootstrap::create_queues(&sqs, &config.table, &template.events.queues, options.visibility_timeout_secs)
             .await?;
+    let config_table = config.table.clone();
     let ws_addr = ws_listener.local_addr().map_err(|e| e.to_string())?;
     // The gateway's own address, unless one is given (a fault-injecting proxy in front of it).
     config.management_endpoint.get_or_insert_with(|| format!("http://{ws_addr}"));
@@ -169,17 +210,55 @@ pub async fn start_with(
     }
     let mut app = App::with_sdk_config(config, &sdk).map_err(|e| e.to_string())?;
     app.load_jwt_keys(&sdk).await.map_err(|e| e.message)?;
-    let functions: Arc<dyn Invoke> = Arc::new(ChatFunctions::new(app.clone()));
+    // Lambda's rules (each function's Timeout, reserved or account concurrency) around the code.
+    let functions: Arc<dyn Invoke> = Arc::new(Limited::new(
+        Arc::new(ChatFunctions::new(app.clone())),
+        &template.function_limits,
+        options.account_concurrency,
+    ));
 
     let schedules = LocalSchedules::new(functions.clone(), template.events.schedules.clone());
-    let mut event_tasks =
-        crate::sqs_mapping::start(functions.clone(), sqs, &template.events.queue_mappings, &queues, options.poll)?;
+    let mut event_tasks = crate::sqs_mapping::start(
+        functions.clone(),
+        sqs,
+        &template.events.queue_mappings,
+        &queues,
+        options.poll.clone(),
+    )?;
+    event_tasks.0.push(watch_resources(&dynamo, &sqs_for_recovery, &config_table, &template, &options));
     if options.clock {
         let mut clock = schedules.start_clock();
         event_tasks.0.append(&mut clock.0);
     }
-    let gateway_options = GatewayOptions { admin: Some(schedules.admin_router()), ..GatewayOptions::default() };
+    let gateway_options = GatewayOptions {
+        admin: Some(schedules.admin_router()),
+        limits: options.connection_limits,
+        web_root: options.web_root.clone(),
+        ..GatewayOptions::default()
+    };
     let gateway =
         serve(functions, template, gateway_options, ws_listener, http_listener).await.map_err(|e| e.to_string())?;
     Ok(LocalBackend { gateway, app, sdk, queues, schedules, event_tasks })
+}
+
+/// Re-creates the table and the queues (same names, so the same URLs) when the emulator lost them.
+fn watch_resources(
+    dynamo: &aws_sdk_dynamodb::Client,
+    sqs: &aws_sdk_sqs::Client,
+    table: &str,
+    template: &Template,
+    options: &LocalOptions,
+) -> tokio::task::JoinHandle<()> {
+    let (dynamo_c, sqs, name) = (dynamo.clone(), sqs.clone(), table.to_string());
+    let (definition, queues) = (template.table.clone(), template.events.queues.clone());
+    let visibility = options.visibility_timeout_secs;
+    let recreate: crate::recovery::Recreate = Box::new(move || {
+        let (dynamo, sqs, name, definition, queues) =
+            (dynamo_c.clone(), sqs.clone(), name.clone(), definition.clone(), queues.clone());
+        Box::pin(async move {
+            crate::bootstrap::create_table(&dynamo, &name, &definition).await?;
+            crate::bootstrap::create_queues(&sqs, &name, &queues, visibility).await.map(|_| ())
+        })
+    });
+    crate::recovery::watch(dynamo.clone(), table.to_string(), options.recovery_interval, recreate)
 }

@@ -1,12 +1,14 @@
 //! The traits the use cases need, one per aggregate or capability, each next to the outcomes it
 //! returns. The AWS adapters in `aws/` implement them; nothing here knows about DynamoDB or API
 //! Gateway. `Store` and `Directory` bundle the per-aggregate traits for `App`, so a use case
-//! calls `app.store.put_message(...)` without naming the trait that declares it.
+//! calls `app.store.store_message(...)` without naming the trait that declares it.
 
 mod connections;
 mod conversations;
+mod devices;
 mod members;
 mod messages;
+mod notifications;
 mod presence;
 mod profiles;
 mod pusher;
@@ -19,8 +21,10 @@ mod users;
 
 pub use connections::ConnectionStore;
 pub use conversations::{ConversationStore, CreateConversation, CreateDirect};
+pub use devices::{DeviceStore, Seen};
 pub use members::{AddMember, AddRule, MemberStore, RemoveMember};
-pub use messages::{ChangedMessage, HistoryPage, MessageChange, MessageStore, StoredMessage};
+pub use messages::{Audience, ChangedMessage, Claim, HistoryPage, MessageChange, MessageStore, StoredMessage};
+pub use notifications::NotificationSettings;
 pub use presence::{ConnectionInfo, PresenceDirectory};
 pub use profiles::ProfileDirectory;
 pub use pusher::{PushOutcome, Pusher};
@@ -33,7 +37,15 @@ pub use users::{Taken, UserRecord, UserStore};
 
 /// Everything the use cases read and write durably, bundled for `App.store`.
 pub trait Store:
-    UserStore + RefreshTokenStore + ConnectionStore + ConversationStore + MemberStore + MessageStore + ReceiptStore
+    UserStore
+    + RefreshTokenStore
+    + ConnectionStore
+    + ConversationStore
+    + MemberStore
+    + MessageStore
+    + ReceiptStore
+    + DeviceStore
+    + NotificationSettings
 {
 }
 
@@ -45,6 +57,8 @@ impl<T> Store for T where
         + MemberStore
         + MessageStore
         + ReceiptStore
+        + DeviceStore
+        + NotificationSettings
         + ?Sized
 {
 }

@@ -12,11 +12,11 @@ use super::request::{Ctx, Reply, json};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Liveness.
+/// Liveness and the state of what the service depends on.
 // Fields in alphabetical order: the order this body has always had on the wire.
 #[derive(Serialize, ToSchema)]
 pub struct Health {
-    /// Per-dependency checks (empty: the function answers without touching AWS).
+    /// Per-dependency checks: `store` is `{"status":"ok"}` or `{"status":"down","error":…}`.
     #[schema(additional_properties = true)]
     checks: BTreeMap<String, serde_json::Value>,
     #[schema(inline)]
@@ -29,17 +29,31 @@ pub struct Health {
 #[serde(rename_all = "lowercase")]
 enum HealthStatus {
     Ok,
+    Down,
 }
 
-#[utoipa::path(get, path = "/health", tag = "ops", summary = "Health", description = "Liveness; no auth.",
+#[utoipa::path(get, path = "/health", tag = "ops", summary = "Health",
+    description = "Liveness, and one read of the table (a key that never exists); no auth.",
     responses(
-        (status = 200, description = "Up.", body = Health),
+        (status = 200, description = "Up, and the store answers.", body = Health),
+        (status = 503, description = "Something it depends on is down: `checks` says what.", body = Health),
         (status = 500, response = Internal),
     ),
     security(),
 )]
-pub async fn health(_: Ctx<'_>) -> Reply {
-    json(200, &Health { checks: BTreeMap::new(), status: HealthStatus::Ok, version: VERSION })
+pub async fn health(ctx: Ctx<'_>) -> Reply {
+    // One GetItem: fails when the endpoint is unreachable or the table is missing.
+    let store = match ctx.app.store.get_user("health-check").await {
+        Ok(_) => serde_json::json!({"status": "ok"}),
+        Err(err) => {
+            tracing::warn!(error = %err, "health: the store does not answer");
+            serde_json::json!({"status": "down", "error": "the table cannot be read"})
+        }
+    };
+    let up = store["status"] == "ok";
+    let checks = BTreeMap::from([("store".to_string(), store)]);
+    let status = if up { HealthStatus::Ok } else { HealthStatus::Down };
+    json(if up { 200 } else { 503 }, &Health { checks, status, version: VERSION })
 }
 
 #[utoipa::path(get, path = "/stats", tag = "ops", summary = "Statistics", description = "Service-wide counts.",

@@ -6,7 +6,9 @@
 
 mod auth;
 mod conversations;
+mod devices;
 mod docs_page;
+mod memberships;
 mod messages;
 mod meta;
 pub mod openapi;
@@ -75,6 +77,10 @@ routes! {
     meta::health,
     meta::openapi,
     meta::docs,
+    devices::register_device,
+    devices::list_devices,
+    devices::delete_device,
+    memberships::patch_membership,
 }
 
 /// The router, built on the first request of a Lambda instance from the operations' methods and

@@ -50,6 +50,7 @@ const DESCRIPTION: &str = "JSON over HTTPS. Send `Authorization: Bearer <accessT
         (name = "messages", description = "History, sending, edits, receipts."),
         (name = "scheduled", description = "Messages sent later."),
         (name = "uploads", description = "Attachments (planned)."),
+        (name = "devices", description = "The caller's devices and their push tokens."),
         (name = "ops", description = "Health, statistics and this documentation."),
     ),
     components(

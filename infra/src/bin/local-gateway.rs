@@ -37,7 +37,12 @@ async fn run() -> Result<(), String> {
         None => {
             let port: u16 = env_or("CHAT_MOTO_PORT", "4566").parse().map_err(|_| "CHAT_MOTO_PORT is not a port")?;
             eprintln!("starting moto server on 127.0.0.1:{port} ...");
-            let server = Moto::start(&default_venv(), port)?;
+            // Kept under .local/ of the checkout (`make dev-reset` deletes it to start empty).
+            let state = std::env::var_os("CHAT_LOCAL_STATE_FILE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.local/moto-state.jsonl")));
+            eprintln!("emulator state {} (make dev-reset starts empty)", state.display());
+            let server = Moto::start_with_state(&default_venv(), port, Some(&state))?;
             let endpoint = server.endpoint.clone();
             moto = Some(server);
             endpoint
@@ -65,6 +70,7 @@ async fn run() -> Result<(), String> {
     let options = local::LocalOptions::from_env()?;
     let clock = options.clock;
     let backend = local::start_with(&template, &endpoint, config, ws, http, options).await?;
+    println!("web client     {}/", backend.gateway.http_url());
     println!("HTTP API       {}", backend.gateway.http_url());
     println!("WebSocket API  {}/?token=<access token>", backend.gateway.ws_url());
     println!("@connections   {}/@connections/{{id}}", backend.gateway.ws_url());

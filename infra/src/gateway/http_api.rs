@@ -1,5 +1,6 @@
 //! The HTTP API: every request becomes a payload format 2.0 event for the template's HTTP
-//! function, and its answer the HTTP response, with the template's CORS headers.
+//! function, and its answer the HTTP response, with the template's CORS headers. GET of a file of
+//! the web client (`web_app.rs`) is answered before it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
 
-use super::state::{GatewayState, new_request_id, now_ms, plain, query_json, request_time};
+use super::state::{GatewayState, integration_failure, new_request_id, now_ms, plain, query_json, request_time};
 use crate::account::ACCOUNT_ID;
 use crate::template::cors::Cors;
 
@@ -22,6 +23,11 @@ pub(crate) async fn http_api(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    if let Some(web) = &state.web
+        && let Some(file) = web.serve(request.method(), request.uri().path()).await
+    {
+        return file;
+    }
     let origin = request.headers().get("origin").and_then(|v| v.to_str().ok()).map(str::to_string);
     let with_cors = |response| add_cors_headers(state.template.http_cors.as_ref(), origin.as_deref(), response);
     // With a CorsConfiguration, API Gateway answers preflight requests itself.
@@ -83,11 +89,15 @@ pub(crate) async fn http_api(
         "body": body_value,
         "isBase64Encoded": is_base64,
     });
+    if !state.buckets.allow_http() {
+        return with_cors(plain(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"));
+    }
     let answer = match state.invoke(&state.template.http_function, event).await {
         Ok(answer) => answer,
-        Err(message) => {
-            tracing::error!(%message, "HTTP integration failed");
-            return with_cors(plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"));
+        Err(error) => {
+            tracing::error!(%error, "HTTP integration failed");
+            let (status, message) = integration_failure(&error);
+            return with_cors(plain(status, message));
         }
     };
     with_cors(http_answer(&answer))

@@ -3,9 +3,14 @@
 //! template.yaml's routes. It knows API Gateway's behaviour and event shapes, nothing of chat:
 //! every request becomes the JSON event AWS would send, handed to an [`Invoke`] by function name.
 
+mod authorizer;
 mod connections;
 mod http_api;
+mod route;
+mod socket;
 mod state;
+mod throttle;
+mod web_app;
 mod websocket;
 
 use std::collections::HashMap;
@@ -17,6 +22,7 @@ use axum::Router;
 use axum::routing::any;
 use tokio::net::TcpListener;
 
+pub use socket::{ConnectionLimits, MAX_FRAME_BYTES};
 pub use state::MAX_MESSAGE_BYTES;
 use state::{GatewayState, Outbound};
 
@@ -28,11 +34,21 @@ pub struct GatewayOptions {
     pub api_id: String,
     /// Extra routes on the HTTP port, ahead of the HTTP API (`/_local/schedules/{name}/run`).
     pub admin: Option<Router>,
+    /// Idle timeout and maximum duration of a WebSocket connection.
+    pub limits: ConnectionLimits,
+    /// The web client's folder, served on the HTTP port for paths that are not the API's.
+    pub web_root: Option<std::path::PathBuf>,
 }
 
 impl Default for GatewayOptions {
     fn default() -> Self {
-        Self { stage: "local".into(), api_id: "local".into(), admin: None }
+        Self {
+            stage: "local".into(),
+            api_id: "local".into(),
+            admin: None,
+            limits: ConnectionLimits::default(),
+            web_root: None,
+        }
     }
 }
 
@@ -87,22 +103,25 @@ pub async fn serve(
     ws_listener: TcpListener,
     http_listener: TcpListener,
 ) -> std::io::Result<RunningGateway> {
-    let route_field = template
-        .route_selection_expression
-        .strip_prefix("$request.body.")
-        .ok_or_else(|| std::io::Error::other("only $request.body.<field> route selection is emulated"))?
-        .to_string();
-    let GatewayOptions { stage, api_id, admin } = options;
+    let route_path =
+        route::parse_selection_expression(&template.route_selection_expression).map_err(std::io::Error::other)?;
+    let GatewayOptions { stage, api_id, admin, limits, web_root } = options;
+    let ws_addr = ws_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+    let web =
+        web_root.map(|root| web_app::WebApp::new(root, &format!("http://{http_addr}"), &format!("ws://{ws_addr}")));
+    let buckets = throttle::StageBuckets::new(&template.throttles, template.ws_routes.keys());
     let state = Arc::new(GatewayState {
         invoker,
         template,
         stage,
         api_id,
-        route_field,
+        route_path,
+        limits,
+        buckets,
+        web,
         connections: Mutex::new(HashMap::new()),
     });
-    let ws_addr = ws_listener.local_addr()?;
-    let http_addr = http_listener.local_addr()?;
 
     let ws_router = Router::new()
         .route("/@connections/{id}", any(connections::management))

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,19 +13,32 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
+use super::route::Step;
+use super::socket::ConnectionLimits;
+use super::throttle::StageBuckets;
+use super::web_app::WebApp;
 use crate::invoke::{Invoke, InvokeError};
 use crate::template::Template;
 
 /// API Gateway's limit for a WebSocket message (and a `@connections` POST).
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
 
+/// API Gateway gives up on an integration after 29 seconds, whatever the function's `Timeout`.
+pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+
 pub(crate) struct GatewayState {
     pub invoker: Arc<dyn Invoke>,
     pub template: Template,
     pub stage: String,
     pub api_id: String,
-    /// The body field named by the route selection expression (`$request.body.<field>`).
-    pub route_field: String,
+    /// The body path of the route selection expression (`$request.body.<path>`).
+    pub route_path: Vec<Step>,
+    /// Idle timeout and maximum duration of a connection.
+    pub limits: ConnectionLimits,
+    /// Stage throttling: a token bucket per route.
+    pub buckets: StageBuckets,
+    /// The web client served on the HTTP port, if any.
+    pub web: Option<WebApp>,
     pub connections: Mutex<HashMap<String, Arc<Connection>>>,
 }
 
@@ -34,7 +48,8 @@ pub(crate) struct Connection {
     pub last_active_ms: AtomicI64,
     pub source_ip: String,
     pub user_agent: String,
-    pub headers: Map<String, Value>,
+    /// `requestContext.domainName` of this connection's events (the Host it connected to).
+    pub domain: String,
     /// `requestContext.authorizer` for every event of this connection.
     pub authorizer: Map<String, Value>,
     /// Set when the test harness drops the socket without a `$disconnect`.
@@ -48,8 +63,12 @@ pub(crate) enum Outbound {
 }
 
 impl GatewayState {
+    /// Invokes `function` as an API Gateway integration: at most [`INTEGRATION_TIMEOUT`].
     pub async fn invoke(&self, function: &str, event: Value) -> Result<Value, InvokeError> {
-        self.invoker.invoke(function, event).await
+        match tokio::time::timeout(INTEGRATION_TIMEOUT, self.invoker.invoke(function, event)).await {
+            Ok(result) => result,
+            Err(_) => Err(InvokeError::TimedOut(INTEGRATION_TIMEOUT)),
+        }
     }
 
     pub fn domain_name(&self, headers: &HeaderMap) -> String {
@@ -96,6 +115,18 @@ pub(crate) fn query_json(query: Option<&str>) -> (Map<String, Value>, Map<String
         }
     }
     (single, multi)
+}
+
+/// What API Gateway answers when an integration fails: 429 when Lambda throttled it, 503 after
+/// the integration timeout, else 500.
+pub(crate) fn integration_failure(error: &InvokeError) -> (StatusCode, &'static str) {
+    match error {
+        InvokeError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
+        InvokeError::TimedOut(limit) if *limit == INTEGRATION_TIMEOUT => {
+            (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+        }
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+    }
 }
 
 /// API Gateway's own answers: `{"message": …}`.

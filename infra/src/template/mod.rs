@@ -7,6 +7,7 @@
 pub mod cors;
 pub mod events;
 pub mod intrinsics;
+pub mod limits;
 pub mod schedule_expression;
 pub mod table;
 
@@ -38,14 +39,41 @@ pub struct Template {
     /// EventBridge rules (functions' `Schedule`/`ScheduleV2` events), SQS queues and the SQS
     /// event-source mappings (functions' `SQS` events): see `events.rs`.
     pub events: EventDefinitions,
+    /// Each function's `Timeout` and reserved concurrency, by binary.
+    pub function_limits: BTreeMap<String, limits::FunctionLimits>,
+    /// The stages' throttling (WebSocket stage and HTTP API).
+    pub throttles: limits::StageThrottles,
 }
 
 #[derive(Debug, Clone)]
 pub struct Authorizer {
     /// The binary of the authorizer function.
     pub function: String,
-    /// Query string parameters that must be present (`route.request.querystring.X`), else 401.
-    pub required_query: Vec<String>,
+    /// What must be present and non-empty, else 401 without calling the authorizer.
+    pub identity_sources: Vec<IdentitySource>,
+}
+
+/// One entry of an authorizer's `IdentitySource`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// `route.request.querystring.<name>`
+    Query(String),
+    /// `route.request.header.<name>` (matched case-insensitively, as HTTP header names are)
+    Header(String),
+}
+
+impl IdentitySource {
+    fn parse(source: &str) -> Result<Self, Error> {
+        if let Some(name) = source.strip_prefix("route.request.querystring.") {
+            Ok(Self::Query(name.to_string()))
+        } else if let Some(name) = source.strip_prefix("route.request.header.") {
+            Ok(Self::Header(name.to_ascii_lowercase()))
+        } else {
+            Err(format!(
+                "identity source {source:?}: only route.request.querystring.* and route.request.header.* are emulated"
+            ))
+        }
+    }
 }
 
 impl Template {
@@ -114,19 +142,15 @@ impl Template {
         for (id, resource) in by_type("AWS::ApiGatewayV2::Authorizer") {
             let props = resource.get("Properties");
             let function = function_of(props.and_then(|p| p.get("AuthorizerUri")), &id)?;
-            let required_query = props
+            let identity_sources = props
                 .and_then(|p| p.get("IdentitySource"))
                 .and_then(Value::as_sequence)
-                .map(|sources| {
-                    sources
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .filter_map(|s| s.strip_prefix("route.request.querystring."))
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            authorizers.insert(id, Authorizer { function, required_query });
+                .into_iter()
+                .flatten()
+                .map(|s| s.as_str().ok_or_else(|| format!("{id}: IdentitySource entries must be strings")))
+                .map(|s| s.and_then(IdentitySource::parse))
+                .collect::<Result<Vec<_>, _>>()?;
+            authorizers.insert(id, Authorizer { function, identity_sources });
         }
 
         let mut ws_routes = BTreeMap::new();
@@ -168,6 +192,8 @@ impl Template {
 
         let events = EventDefinitions::parse(&doc, &scope, &functions)?;
         let http_cors = Cors::of_api(&doc, http_api, &scope)?;
+        let function_limits = limits::function_limits(&doc, &scope, &functions)?;
+        let throttles = limits::stage_throttles(&doc, &scope)?;
 
         Ok(Self {
             events,
@@ -178,6 +204,8 @@ impl Template {
             http_cors,
             table,
             functions,
+            function_limits,
+            throttles,
         })
     }
 

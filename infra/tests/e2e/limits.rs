@@ -162,7 +162,8 @@ async fn an_oversized_frame_gets_payload_too_large_on_every_route() {
     for action in ["send", "ping", "typing", "delivered", "read", "sync", "join", "call", "match", "no-such-action"] {
         let frame = json!({"action": action, "requestId": "big", "conversationId": conversation, "to": bob.id,
             "content": big, "clientMsgId": "big"});
-        ws.send(frame).await;
+        // in 16 KB frames: one frame over 32 KB would be closed by API Gateway with 1009
+        ws.send_fragmented(&frame, 16 * 1024).await;
         let error = ws.recv_type("error").await;
         assert_eq!(error["code"], "payload_too_large", "{action}: {error}");
         ws.assert_alive().await;

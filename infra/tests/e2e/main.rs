@@ -12,6 +12,7 @@ mod authz;
 // starts early and overlaps the rest instead of running alone at the end.
 mod clock;
 mod conversations;
+mod devices;
 mod faults;
 mod gateway;
 mod limits;

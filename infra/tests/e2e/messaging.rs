@@ -232,8 +232,8 @@ async fn bad_frames_get_errors_and_the_connection_stays_open() {
     ws.send(json!({"action": "send", "to": bob.id, "content": "   ", "clientMsgId": "blank"})).await;
     assert_eq!(ws.recv_type("error").await["code"], "invalid_input");
 
-    // a frame over API Gateway's 32 KB frame limit is refused with payload_too_large
-    ws.send(json!({"action": "send", "requestId": "t5", "to": bob.id, "content": "y".repeat(40_000), "clientMsgId": "huge"})).await;
+    // a message over 32 KB (in frames under API Gateway's 32 KB frame limit) is refused with payload_too_large
+    ws.send_fragmented(&json!({"action": "send", "requestId": "t5", "to": bob.id, "content": "y".repeat(40_000), "clientMsgId": "huge"}), 16 * 1024).await;
     let err = ws.recv_type("error").await;
     assert_eq!(err["code"], "payload_too_large");
 

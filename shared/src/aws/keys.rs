@@ -171,6 +171,18 @@ pub fn due_key(at: &str, id: &str) -> String {
     format!("{at}#{id}")
 }
 
+// Devices and push endpoints (docs/data-model.md, "Devices"):
+//
+// | item   | pk          | sk                  |
+// |--------|-------------|---------------------|
+// | device | `USER#{id}` | `DEVICE#{deviceId}` |
+
+pub const DEVICE_PREFIX: &str = "DEVICE#";
+
+pub fn device(device_id: &str) -> String {
+    format!("{DEVICE_PREFIX}{device_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

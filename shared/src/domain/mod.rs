@@ -1,6 +1,7 @@
 //! Plain types and rules, no I/O.
 
 pub mod conversation;
+pub mod device;
 pub mod id;
 pub mod message;
 pub mod page;

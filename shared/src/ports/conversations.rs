@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{Conversation, Member, MemberRole, Message};
+use crate::domain::{Conversation, Member, MemberRole};
 use crate::error::Result;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -34,8 +34,7 @@ pub trait ConversationStore: Send + Sync {
     async fn get_conversation(&self, conversation_id: &str) -> Result<Option<(Conversation, Vec<Member>)>>;
     /// The conversation item alone (no members).
     async fn get_conversation_meta(&self, conversation_id: &str) -> Result<Option<Conversation>>;
-    /// Many conversation items at once (BatchGetItem); missing ones are left out.
+    /// Many conversation items at once (BatchGetItem), each with its newest message (and the
+    /// activity time that gives); missing ones are left out.
     async fn get_conversation_metas(&self, conversation_ids: &[String]) -> Result<Vec<Conversation>>;
-    /// Records `message` as the conversation's newest, unless a newer one is already there.
-    async fn set_last_message(&self, message: &Message) -> Result<()>;
 }

@@ -36,7 +36,12 @@ pub enum RemoveMember {
 pub trait MemberStore: Send + Sync {
     async fn is_member(&self, conversation_id: &str, user_id: &str) -> Result<bool>;
     async fn get_member(&self, conversation_id: &str, user_id: &str) -> Result<Option<Member>>;
-    /// Every conversation the user is a member of, with its own pointers (gsi1).
+    /// The ids of every conversation the user is a member of (gsi1, keys only).
+    async fn membership_ids(&self, user_id: &str) -> Result<Vec<String>>;
+    /// The user's member items (with its pointers) in these conversations, eventually consistent.
+    async fn memberships_in(&self, user_id: &str, conversation_ids: &[String]) -> Result<Vec<Membership>>;
+    /// Every conversation the user is a member of, with its own pointers: the two above, one
+    /// after the other.
     async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>>;
     async fn add_member(
         &self,

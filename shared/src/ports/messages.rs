@@ -5,13 +5,32 @@ use async_trait::async_trait;
 use crate::domain::Message;
 use crate::error::Result;
 
+/// What claiming a `(sender, clientMsgId)` pair found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// The pair is now this message's.
+    New,
+    /// The pair was claimed before (and has not expired) by this message.
+    Taken { conversation_id: String, message_id: String },
+}
+
+/// What storing a message item did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoredMessage {
     Stored,
-    /// The `(sender, clientMsgId)` pair was seen before: the first message.
-    Duplicate(Message),
-    /// The sender is not a member (or the conversation does not exist): nothing was written.
-    NotMember,
+    /// An item with the message's id exists already: it, as stored.
+    Exists(Message),
+}
+
+/// Who a message goes to, read before it is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audience {
+    /// The sender is a member (no: the conversation does not exist for it, or is unknown).
+    pub sender_is_member: bool,
+    /// Every member's user id.
+    pub members: Vec<String>,
+    /// `(user id, connection id)` of every open connection of every member, when read already.
+    pub connections: Option<Vec<(String, String)>>,
 }
 
 /// Which page of a conversation's history to read.
@@ -41,8 +60,28 @@ pub enum ChangedMessage {
 
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// Stores a message if the sender is a member, at most once per `(sender, clientMsgId)`.
-    async fn put_message(&self, message: &Message, idempotency_expires_at: i64) -> Result<StoredMessage>;
+    /// Claims the message's `(sender, clientMsgId)` pair for it, until `expires_at`: the write that
+    /// makes a send idempotent. Made before the message item, so a crash between the two leaves
+    /// a claim whose resend stores the message under the claimed id.
+    async fn claim_client_msg_id(&self, message: &Message, expires_at: i64) -> Result<Claim>;
+    /// Gives up a claim of `message_id` that stored nothing (its sender was not a member).
+    async fn release_client_msg_id(&self, sender_id: &str, client_msg_id: &str, message_id: &str) -> Result<()>;
+    /// Stores the message item once per id.
+    async fn store_message(&self, message: &Message) -> Result<StoredMessage>;
+    /// A direct conversation's audience in one wave: the sender's member item (eventually
+    /// consistent: a direct membership never ends, so a yes is final; a no is read again
+    /// consistently), the sender's connections (eventually consistent: its other devices) and the
+    /// other member's (strongly consistent: a device that just connected gets the message).
+    async fn direct_audience(&self, conversation_id: &str, sender_id: &str, other_id: &str) -> Result<Audience>;
+    /// A group's or room's audience without connections: the sender's member item (strongly
+    /// consistent: a removal takes effect at once) and the member ids (eventually consistent).
+    async fn group_audience(&self, conversation_id: &str, sender_id: &str) -> Result<Audience>;
+    /// The open connections of many users, eventually consistent (the fan-out of groups and rooms:
+    /// a device that connected within the replication lag, typically well under a second, misses
+    /// the push and has the message from the `sync` it runs after connecting).
+    async fn connections_for_fan_out(&self, user_ids: &[String]) -> Result<Vec<(String, String)>>;
+    /// One message, strongly consistent.
+    async fn get_message(&self, conversation_id: &str, message_id: &str) -> Result<Option<Message>>;
     /// Up to `limit` messages and whether more exist beyond them, never at or below `floor`
     /// (the caller's cleared-history point).
     async fn list_messages(

@@ -143,15 +143,17 @@ fn newest_first(a: &Conversation, b: &Conversation) -> std::cmp::Ordering {
     b.last_activity_at.cmp(&a.last_activity_at).then_with(|| b.id.cmp(&a.id))
 }
 
-/// `GET /conversations`: the caller's memberships (gsi1) → their conversation items (BatchGet)
-/// → sorted by last activity → the page's unread counts. Three waves; no item is written per
+/// `GET /conversations`: the caller's memberships (gsi1) → their member items and conversation
+/// items with each one's newest message (BatchGets and Queries, one wave) → sorted by last
+/// activity → the page's unread counts. Three waves; no item is written per
 /// member per message, so a message costs the same in a 2-member and a 1,000-member room.
 pub async fn list(app: &App, caller: &str, limit: Option<usize>, cursor: Option<&str>) -> Result<ConversationPage> {
     let limit = LIST_LIMIT.check(limit)?;
     let after = cursor.map(decode_cursor).transpose()?;
-    let memberships = app.store.memberships(caller).await?;
-    let ids: Vec<String> = memberships.iter().map(|m| m.conversation_id.clone()).collect();
-    let mut conversations = app.store.get_conversation_metas(&ids).await?;
+    let ids = app.store.membership_ids(caller).await?;
+    let (memberships, conversations) =
+        tokio::join!(app.store.memberships_in(caller, &ids), app.store.get_conversation_metas(&ids));
+    let (memberships, mut conversations) = (memberships?, conversations?);
     conversations.sort_by(newest_first);
     if let Some((at, id)) = &after {
         conversations.retain(|c| (c.last_activity_at.as_str(), c.id.as_str()) < (at.as_str(), id.as_str()));
@@ -205,9 +207,10 @@ async fn unread_counts(
 
 /// `GET /unread`: every conversation with unread messages, and the total.
 pub async fn unread(app: &App, caller: &str) -> Result<UnreadSummary> {
-    let memberships = app.store.memberships(caller).await?;
-    let ids: Vec<String> = memberships.iter().map(|m| m.conversation_id.clone()).collect();
-    let mut conversations = app.store.get_conversation_metas(&ids).await?;
+    let ids = app.store.membership_ids(caller).await?;
+    let (memberships, conversations) =
+        tokio::join!(app.store.memberships_in(caller, &ids), app.store.get_conversation_metas(&ids));
+    let (memberships, mut conversations) = (memberships?, conversations?);
     conversations.sort_by(newest_first);
     let counts = unread_counts(app, caller, &memberships, &conversations).await?;
     let conversations: Vec<UnreadCount> = conversations

@@ -9,7 +9,7 @@ use crate::domain::message::{validate_client_msg_id, validate_content, validate_
 use crate::domain::page::PageLimit;
 use crate::domain::{Member, Message, MessageKind, new_id, time};
 use crate::error::{ChatError, ErrorCode, Result};
-use crate::ports::{ChangedMessage, HistoryPage, MessageChange, StoredMessage};
+use crate::ports::{Audience, ChangedMessage, Claim, HistoryPage, MessageChange, StoredMessage};
 use crate::protocol::rest::MessagePage;
 use crate::protocol::ws::ServerEvent;
 use crate::service::push::{self, Delivery, Pushes};
@@ -46,10 +46,11 @@ pub struct Sent {
 /// member. Deliver them with [`deliver_sent`].
 ///
 /// The answer leaves only once the message is durable AND its recipients are known, and before
-/// the members' pushes (docs/architecture.md, "Fan-out in big rooms"). Critical path: a direct
-/// conversation's id names both members, so the conditional transaction and both members'
-/// connection queries run in one wave. Groups and rooms read the member list in that wave and the
-/// members' connections in a second one.
+/// the members' pushes (docs/architecture.md, "Fan-out in big rooms"). Critical path, two waves:
+/// the `(sender, clientMsgId)` claim ‖ the audience (a direct conversation's id names both
+/// members, so their connections are read here too; groups and rooms read the sender's member
+/// item and the member ids), then the message item ‖ (groups and rooms) the members'
+/// connections. Nothing is written per member or per recipient (docs/data-model.md).
 pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)> {
     validate_client_msg_id(&input.client_msg_id)?;
     if input.attachment_id.is_some() {
@@ -81,43 +82,56 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)>
         return Err(ChatError::not_found("conversation"));
     }
 
-    let id = new_id();
-    let message = Message {
-        created_at: time::rfc3339_of_ulid(parse_ulid(&id).ok_or_else(|| ChatError::internal("new_id is a ULID"))?),
-        id,
-        conversation_id: conversation_id.clone(),
-        sender_id: input.sender_id.clone(),
-        kind: input.kind.unwrap_or(MessageKind::Text),
-        content: Some(content.to_string()),
-        client_msg_id: Some(input.client_msg_id.clone()),
-        edited_at: None,
-        deleted: false,
-        status: None,
-    };
+    let message = new_message(&input, &conversation_id, content, &new_id())?;
     let idempotency_expires_at = time::now().timestamp() + app.config.idempotency_ttl_secs;
 
-    let (stored, targets) = tokio::join!(
-        app.store.put_message(&message, idempotency_expires_at),
-        recipients(app, &conversation_id, direct)
+    // Wave 1: the claim and the audience.
+    let (claim, audience) = tokio::join!(
+        app.store.claim_client_msg_id(&message, idempotency_expires_at),
+        audience(app, &conversation_id, direct.as_ref(), &input.sender_id)
     );
-    let stored = match stored? {
-        StoredMessage::NotMember if recipient.is_some() => {
-            // First message to this user: open the direct conversation, then store once more.
-            conversations::create_direct(
-                app,
-                &conversation_id,
-                &input.sender_id,
-                recipient.as_deref().unwrap_or_default(),
-            )
-            .await?;
-            app.store.put_message(&message, idempotency_expires_at).await?
+    let mut audience = audience?;
+    if !audience.sender_is_member
+        && let Some(other) = &recipient
+    {
+        // First message to this user: open the direct conversation (one wave more).
+        conversations::create_direct(app, &conversation_id, &input.sender_id, other).await?;
+        audience.sender_is_member = true;
+    }
+    if !audience.sender_is_member {
+        // Membership first: a non-member learns nothing, not even that the clientMsgId was used.
+        if let Ok(Claim::New) = &claim {
+            let release = app.store.release_client_msg_id(&input.sender_id, &input.client_msg_id, &message.id).await;
+            if let Err(e) = release {
+                tracing::warn!(error = %e, "could not release the claim of a refused message");
+            }
         }
-        other => other,
+        return Err(ChatError::not_found("conversation"));
+    }
+    let message = match claim? {
+        Claim::New => message,
+        Claim::Taken { conversation_id: first_in, message_id } if first_in == conversation_id => {
+            // A resend: the claimed id (stored already, or the first attempt died before).
+            new_message(&input, &conversation_id, content, &message_id)?
+        }
+        Claim::Taken { conversation_id: first_in, message_id } => {
+            // The clientMsgId was used in another conversation: answer with that message, store nothing.
+            let first = app.store.get_message(&first_in, &message_id).await?;
+            let first = first.ok_or_else(|| ChatError::internal("a claimed message is not stored yet; retry"))?;
+            return Ok((Sent { message: first, duplicate: true }, Pushes::none()));
+        }
     };
-    let (message, duplicate) = match stored {
+    // Wave 2: the message item ‖ the connections of a group's or room's members.
+    let connections = async {
+        match audience.connections.take() {
+            Some(known) => Ok(known),
+            None => app.store.connections_for_fan_out(&audience.members).await,
+        }
+    };
+    let (stored, targets) = tokio::join!(app.store.store_message(&message), connections);
+    let (message, duplicate) = match stored? {
         StoredMessage::Stored => (message, false),
-        StoredMessage::Duplicate(first) => (first, true),
-        StoredMessage::NotMember => return Err(ChatError::not_found("conversation")),
+        StoredMessage::Exists(first) => (first, true),
     };
     // Without the recipients the message cannot be pushed: answer with an error (not
     // `message.sent`), so the client resends with the same clientMsgId and the resend pushes it.
@@ -136,15 +150,28 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)>
         None => Pushes::none(),
     };
     // A resend pushes `message.new` again (clients dedupe by id): the first attempt may have
-    // stored the message and then died before its pushes. Never for a first message that lives
-    // in another conversation (a clientMsgId reused elsewhere): its members may differ.
-    let fan_out = if !duplicate || message.conversation_id == conversation_id {
-        let new = ServerEvent::MessageNew { message: message.clone() };
-        Pushes::to_connections(targets, &new, input.origin_connection.as_deref())
-    } else {
-        Pushes::none()
-    };
+    // stored the message and then died before its pushes. (A first message that lives in another
+    // conversation was answered above, without pushes: its members may differ.)
+    let new = ServerEvent::MessageNew { message: message.clone() };
+    let fan_out = Pushes::to_connections(targets, &new, input.origin_connection.as_deref());
     Ok((Sent { message, duplicate }, answer.then(fan_out)))
+}
+
+/// The message `input` asks for, with the id `id` (a fresh one, or the one its clientMsgId claimed).
+fn new_message(input: &SendInput, conversation_id: &str, content: &str, id: &str) -> Result<Message> {
+    let ulid = parse_ulid(id).ok_or_else(|| ChatError::internal("a message id is a ULID"))?;
+    Ok(Message {
+        created_at: time::rfc3339_of_ulid(ulid),
+        id: id.to_string(),
+        conversation_id: conversation_id.to_string(),
+        sender_id: input.sender_id.clone(),
+        kind: input.kind.unwrap_or(MessageKind::Text),
+        content: Some(content.to_string()),
+        client_msg_id: Some(input.client_msg_id.clone()),
+        edited_at: None,
+        deleted: false,
+        status: None,
+    })
 }
 
 /// What every sender (WebSocket, REST, scheduler) does after `send_message`: `push::deliver`
@@ -154,32 +181,27 @@ pub async fn deliver_sent(app: &App, sent: &Sent, pushes: Pushes) -> Delivery {
     delivery
 }
 
-/// The conversation's last message and the `/stats` message counter, off the critical path
-/// (nobody waits for the list order or the statistics). A duplicate records nothing. Never
-/// fails: errors are logged.
+/// The `/stats` message counter, off the critical path (batched in the store: ≈ 1/100 WRU a
+/// message). Nothing else is written per message: the conversation list reads each
+/// conversation's newest message itself (docs/data-model.md, "Why the list reads the newest
+/// message"). A duplicate records nothing. Never fails: errors are logged.
 async fn record_sent(app: &App, sent: &Sent) {
     if sent.duplicate {
         return;
     }
-    let (last, ()) =
-        tokio::join!(app.store.set_last_message(&sent.message), stats::message_stored(app, &sent.message.id));
-    if let Err(e) = last {
-        tracing::warn!(error = %e, "could not record the conversation's last message");
-    }
+    stats::message_stored(app, &sent.message.id).await;
 }
 
-/// `(user id, connection id)` of every open connection of every member. A direct conversation
-/// names its members; others read the member list (empty when the conversation is unknown: the
-/// transaction then refuses the message anyway).
-async fn recipients(app: &App, conversation_id: &str, direct: Option<[String; 2]>) -> Result<Vec<(String, String)>> {
-    let members: Vec<String> = match direct {
-        Some(pair) => pair.to_vec(),
-        None => match app.store.get_conversation(conversation_id).await? {
-            Some((_, members)) => members.into_iter().map(|m| m.user_id).collect(),
-            None => Vec::new(),
-        },
-    };
-    app.store.connections_of_users(&members).await
+/// Who gets a message: a direct conversation names its members (their connections are read at
+/// once); groups and rooms read the member ids, and the connections in the next wave.
+async fn audience(app: &App, conversation_id: &str, direct: Option<&[String; 2]>, sender: &str) -> Result<Audience> {
+    match direct {
+        Some(pair) => {
+            let other = if pair[0] == sender { &pair[1] } else { &pair[0] };
+            app.store.direct_audience(conversation_id, sender, other).await
+        }
+        None => app.store.group_audience(conversation_id, sender).await,
+    }
 }
 
 /// The caller's standing in a conversation, read with the members when statuses are needed.
@@ -271,8 +293,6 @@ async fn change_message(
         MessageChange::Edit { .. } => ServerEvent::MessageUpdated { message: message.clone() },
         MessageChange::Delete { .. } => ServerEvent::MessageDeleted { message: message.clone() },
     };
-    // The list shows the newest message: replace its snapshot if this is the one.
-    app.store.set_last_message(&message).await?;
     let pushes = Pushes::to_connections(targets?, &event, None);
     Ok((message, pushes))
 }

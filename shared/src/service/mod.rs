@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod connections;
 pub mod conversations;
+pub mod devices;
 pub mod limits;
 pub mod messaging;
 pub mod presence;

@@ -24,7 +24,7 @@ pub struct ReceiptInput<'a> {
     pub request_id: Option<String>,
 }
 
-/// Moves the pointer (a read moves the delivered pointer too) and returns the pushes: `receipt`
+/// Moves the pointer (a read is a delivery too: one write moves both) and returns the pushes: `receipt`
 /// to the senders of newly covered messages, to the caller's other devices for `read`, and to
 /// the asking connection (with its pointer as it now stands, moved or not).
 /// Whether `message_id` is a message of `conversation_id`: the one message right after its
@@ -43,20 +43,9 @@ pub async fn mark(app: &App, input: ReceiptInput<'_>) -> Result<Pushes> {
     validate_pointer_id(input.message_id)?;
     let at = time::rfc3339(time::now());
     let (id, caller) = (input.conversation_id, input.caller);
-    let move_pointers = async {
-        match input.pointer {
-            Pointer::Delivered => app.store.move_pointer(id, caller, Pointer::Delivered, input.message_id, &at).await,
-            Pointer::Read => {
-                // Read implies delivered: both pointers move, each only forward, concurrently.
-                let (read, delivered) = tokio::join!(
-                    app.store.move_pointer(id, caller, Pointer::Read, input.message_id, &at),
-                    app.store.move_pointer(id, caller, Pointer::Delivered, input.message_id, &at)
-                );
-                delivered?;
-                read
-            }
-        }
-    };
+    // One write: a read pointer counts as the delivered one too (the store reads the delivered
+    // pointer as the later of the two), so `read` moves both at once, only forward.
+    let move_pointers = app.store.move_pointer(id, caller, input.pointer, input.message_id, &at);
     // A direct conversation names its two members: their connections are read in the same wave
     // (and used only if the pointer moved and the caller is a member).
     let direct = direct_members(id);

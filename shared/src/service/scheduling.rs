@@ -235,7 +235,7 @@ pub async fn send_scheduled(app: &App, message: &ScheduledMessage) -> Result<Wor
         ..input
     };
     let expires_at = time::now().timestamp() + cfg.sent_ttl_secs;
-    // Exactly as `send`: stored, pushed, the conversation's last message and counters updated.
+    // Exactly as `send`: stored, pushed, the message counted.
     match messaging::send_message(app, input).await {
         Ok((sent, pushes)) => {
             messaging::deliver_sent(app, &sent, pushes).await.log("scheduled message");

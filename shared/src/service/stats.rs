@@ -6,9 +6,11 @@
 //!   `CONNS#0..3`), skipping connections past their TTL by key. Exact up to index replication lag
 //!   (sub-second) and connections that vanished without `$disconnect` and were not yet found gone
 //!   (at most their 2 h 10 min TTL). Costs ⌈index bytes / 4 KB⌉ × 0.5 RRU per call: O(connections).
-//! - `messagesLast24h`: hourly counters, 4 shards each, `ADD` once per stored message; the sum of
-//!   the current UTC hour and the 23 before it (so between 23 and 24 hours of messages). Duplicates
-//!   are not counted; a crash right after storing under-counts by one. One BatchGetItem (96 keys).
+//! - `messagesLast24h`: hourly counters, 4 shards each, added to in batches per instance
+//!   (`aws/dynamo/stats.rs`); the sum of the current UTC hour and the 23 before it (so between 23
+//!   and 24 hours of messages), plus what this instance has not written yet. Duplicates are not
+//!   counted; an instance that stops under-counts by what it had not written (< 100). One
+//!   BatchGetItem (96 keys).
 
 use crate::App;
 use crate::domain::time;

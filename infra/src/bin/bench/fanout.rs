@@ -19,6 +19,8 @@ pub struct Fanout {
     pub sent_ms: f64,
     pub all_ms: f64,
     pub requests: BTreeMap<String, u64>,
+    /// The priced units of one more send (after the timed ones).
+    pub units: chat_local::pricing::Units,
 }
 
 /// A room with `size` members (the owner and `size - 1` others written straight to the table),
@@ -97,5 +99,15 @@ pub async fn room_fanout(bench: &Bench, size: usize) -> Fanout {
         all.push(ms(done.iter().map(|d| d.duration_since(t)).max().unwrap_or_default()));
         requests = bench.proxy.take_counts();
     }
-    Fanout { samples: rounds, sent_ms: median(sent), all_ms: median(all), requests }
+    // One more send, priced (the pricer's own reads would distort the timed ones).
+    bench.proxy.pricing.take();
+    bench.proxy.pricing.set_enabled(true);
+    let frame = json!({"action":"send","conversationId":room,"content":"to everyone","clientMsgId":"fan-priced"});
+    owner_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+    let waiters = sockets.iter_mut().map(|ws| recv_type_within(ws, "message.new", Duration::from_secs(120)));
+    futures::future::join_all(waiters).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    bench.proxy.pricing.set_enabled(false);
+    let units = bench.proxy.pricing.take();
+    Fanout { samples: rounds, sent_ms: median(sent), all_ms: median(all), requests, units }
 }

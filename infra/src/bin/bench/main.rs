@@ -12,6 +12,7 @@
 mod client;
 mod fanout;
 mod load;
+mod memory;
 mod report;
 mod round_trips;
 
@@ -31,6 +32,11 @@ async fn main() {
     // The gateway logs every request at info: the bench's own progress lines are what matter here.
     chat::telemetry::init_pretty_logs_at("warn");
     let started = Instant::now();
+    match std::env::var("CHAT_BENCH_ONLY").as_deref() {
+        Ok("argon2-child") => return memory::child().await,
+        Ok("memory") => return println!("{}", memory::render(&memory::measure())),
+        _ => {}
+    }
     eprintln!("bench: starting moto, the counting proxy and the gateway");
     let moto = Moto::start(&default_venv(), free_port()).expect("moto");
     let (proxy, proxy_url) = AwsProxy::start(&moto.endpoint).await;
@@ -49,7 +55,20 @@ async fn main() {
     let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
-    let backend = local::start(&template, &proxy_url, config, ws, http).await.expect("backend");
+    // The bench measures the code, not API Gateway's throttles: lift the stage limits and the
+    // local account concurrency (`throttle` measures where the defaults start refusing).
+    let mut options = local::LocalOptions { account_concurrency: 1000, ..Default::default() };
+    for name in [
+        "WebSocketThrottlingRateLimit",
+        "WebSocketThrottlingBurstLimit",
+        "HttpThrottlingRateLimit",
+        "HttpThrottlingBurstLimit",
+        "WebSocketConnectThrottlingRateLimit",
+        "WebSocketConnectThrottlingBurstLimit",
+    ] {
+        options.parameters.insert(name.to_string(), "100000".to_string());
+    }
+    let backend = local::start_with(&template, &proxy_url, config, ws, http, options).await.expect("backend");
     let bench = Bench { backend, proxy: proxy.clone(), http: reqwest::Client::new() };
 
     let mut scene = Scene::set_up(&bench).await;
@@ -59,13 +78,35 @@ async fn main() {
         let size = fanout::room_size();
         let f = room_fanout(&bench, size).await;
         println!(
-            "fan-out to {size} members: message.sent {:.0} ms, last member {:.0} ms (median of {}); requests {:?}",
-            f.sent_ms, f.all_ms, f.samples, f.requests
+            "fan-out to {size} members: message.sent {:.0} ms, last member {:.0} ms (median of {}); requests {:?}; one send priced {:.1} WRU + {:.1} RRU = ${:.0} per million",
+            f.sent_ms,
+            f.all_ms,
+            f.samples,
+            f.requests,
+            f.units.total_wru(),
+            f.units.rru,
+            f.units.dollars() * 1e6
         );
         return;
     }
 
-    let rows = round_trips::measure(&bench, &mut scene).await;
+    let (rows, priced) = round_trips::measure(&bench, &mut scene).await;
+    // `CHAT_BENCH_ONLY=units`: round trips and priced units only (bench/units.md).
+    if std::env::var("CHAT_BENCH_ONLY").as_deref() == Ok("units") {
+        let mut out = String::from(
+            "# Round trips and units\n\n| route | median ms, no delay | median ms, +50 ms/request | round trips | minimum | AWS requests (one call) |\n|---|---|---|---|---|---|\n",
+        );
+        for row in &rows {
+            out.push_str(row);
+            out.push('\n');
+        }
+        out.push('\n');
+        out.push_str(&report::render_units(&priced));
+        println!("{out}");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench");
+        std::fs::write(dir.join("units.md"), &out).expect("write bench/units.md");
+        return;
+    }
 
     let load = load::measure(&bench).await;
 
@@ -78,7 +119,8 @@ async fn main() {
         fanout.sent_ms, fanout.all_ms
     );
 
-    let report = report::render(started, &rows, &load, &fanout, room_size);
+    let memory = memory::render(&memory::measure());
+    let report = report::render(started, &rows, &priced, &load, &fanout, room_size) + "\n" + &memory;
     println!("{report}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench");
     std::fs::create_dir_all(&dir).ok();

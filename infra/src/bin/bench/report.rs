@@ -5,9 +5,36 @@ use std::time::Instant;
 use crate::client::percentile;
 use crate::fanout::Fanout;
 use crate::load::Load;
-use crate::round_trips::{DELAY_MS, SAMPLES, SQS_POLLING};
+use crate::round_trips::{DELAY_MS, PRICED_SAMPLES, Priced, SAMPLES, SQS_POLLING};
 
-pub fn render(started: Instant, rows: &[String], load: &Load, fanout: &Fanout, room_size: usize) -> String {
+/// The priced units of each route (one table), from the proxy's pricer.
+pub fn render_units(priced: &[Priced]) -> String {
+    let mut out = format!(
+        "## DynamoDB units per operation
+
+Priced by the proxy from the items each request touched (infra/src/pricing.rs: AWS's on-demand rules, sizes read from the emulator before and after every write), mean of {PRICED_SAMPLES} calls each, everything the operation causes (writes after its answer included). $0.625 per million WRU, $0.125 per million RRU.
+
+| operation | WRU table | WRU index | RRU | DynamoDB $ per million | by request (WRU/RRU) |\n|---|---|---|---|---|---|\n"
+    );
+    for p in priced {
+        let dollars = ((p.wru + p.index_wru) * 0.625 + p.rru * 0.125) / 1e6 * 1e6;
+        let by = p.by_operation.iter().map(|(op, (w, r))| format!("{op} {w:.2}/{r:.2}")).collect::<Vec<_>>().join(", ");
+        out.push_str(&format!(
+            "| {} | {:.2} | {:.2} | {:.2} | {dollars:.2} | {by} |\n",
+            p.name, p.wru, p.index_wru, p.rru
+        ));
+    }
+    out
+}
+
+pub fn render(
+    started: Instant,
+    rows: &[String],
+    priced: &[Priced],
+    load: &Load,
+    fanout: &Fanout,
+    room_size: usize,
+) -> String {
     let Load { pairs, per_sender, elapsed_secs: elapsed, latencies, pings, pushed, counts } = load;
     let messages = (pairs * per_sender) as f64;
     let mut report = String::new();
@@ -41,23 +68,25 @@ pub fn render(started: Instant, rows: &[String], load: &Load, fanout: &Fanout, r
     report.push_str(&format!(
         "\n## AWS requests and cost per message (direct, 2 members, 1 connection each)\n\nCounted by the proxy during the load phase only (set-up excluded; the scheduler's SQS polling left out); pushes counted as the events the clients received. TransactWriteItems: member check + message + idempotency record; BatchGetItem: both members' connection sets; UpdateItem: rate-limit window, the conversation's last message, the hourly message counter.\n\n| AWS request | per message |\n|---|---|\n{per_op}| Management API POST @connections | {posts:.2} |\n\n"
     ));
+    report.push('\n');
+    report.push_str(&render_units(priced));
     // us-east-1 list prices: DynamoDB on-demand $0.625/M WRU, $0.125/M RRU; API Gateway WebSocket
-    // $1.00/M messages; Lambda arm64 $0.20/M requests + $0.0000133334/GB-s.
-    // 3 transactional items of ≤ 1 KB (2 WRU each), the rate-limit window, the conversation's
-    // last message (≤ 1 KB for a short message), the hourly message counter.
-    let wru = 9.0;
-    let rru = 2.0; // two connection sets read strongly consistent
+    // $1.00/M messages; Lambda arm64 $0.20/M requests + $0.0000133334/GB-s. The units are the
+    // priced ones of a direct send (everything it writes, the amortised writes included).
+    let send = priced.iter().find(|p| p.name.starts_with("ws send (direct) → message.sent"));
+    let wru = send.map(|p| p.wru + p.index_wru).unwrap_or(f64::NAN);
+    let rru = send.map(|p| p.rru).unwrap_or(f64::NAN);
     let dynamo = (wru * 0.625 + rru * 0.125) / 1e6 * 1e6;
     let apigw_messages = 1.0 + posts; // the inbound frame + every push
     let apigw = apigw_messages * 1.0;
     let lambda = 0.20 + 0.25 * 0.030 * 13.3334; // 256 MB, 30 ms billed
     report.push_str(&format!(
-        "Cost per million direct messages (list prices, us-east-1): DynamoDB {wru} WRU + {rru} RRU = ${dynamo:.2}; API Gateway {apigw_messages:.1} messages = ${apigw:.2}; Lambda (256 MB, ~30 ms) ${lambda:.2}; **total ≈ ${:.2}**. The AWS sample chat app scans the whole connections table per message instead (cost grows with every connected user).\n",
+        "\nCost per million direct messages (list prices, us-east-1): DynamoDB {wru:.2} WRU + {rru:.2} RRU (priced above) = ${dynamo:.2}; API Gateway {apigw_messages:.1} messages = ${apigw:.2}; Lambda (256 MB, ~30 ms) ${lambda:.2}; **total ≈ ${:.2}**. The AWS sample chat app scans the whole connections table per message instead (cost grows with every connected user).\n",
         dynamo + apigw + lambda
     ));
     report.push_str(&format!(
-        "\n## Fan-out: one message to a {room_size}-member room, every member connected\n\nMedian of {} sends; members joined by writing their items (joining {room_size} members through the API would push `member.joined` to everyone already in, n² pushes, which is what the API does but not what is measured here). The members' connections are read as connection sets, 100 users per BatchGetItem, all requests at once; pushes go 64 at a time. Locally every AWS request goes through one moto process that serialises them.\n\n| measure | value |\n|---|---|\n| `send` → `message.sent` | {:.0} ms |\n| `send` → the last member's `message.new` | **{:.0} ms** |\n| AWS requests of one send | {:?} |\n| pushes of one send | {} |\n\nAPI Gateway's integration timeout is 29 s; the whole fan-out stays in the `send` invocation (no SQS hop) because it finishes in {:.1} % of that here, where every DynamoDB call queues behind the previous one in moto.\n",
-        fanout.samples, fanout.sent_ms, fanout.all_ms, fanout.requests, room_size, fanout.all_ms / 290.0
+        "\n## Fan-out: one message to a {room_size}-member room, every member connected\n\nMedian of {} sends; members joined by writing their items (joining {room_size} members through the API would push `member.joined` to everyone already in, n² pushes, which is what the API does but not what is measured here). The members' connections are read as connection sets, 100 users per BatchGetItem, all requests at once; pushes go 64 at a time. Locally every AWS request goes through one moto process that serialises them.\n\n| measure | value |\n|---|---|\n| `send` → `message.sent` | {:.0} ms |\n| `send` → the last member's `message.new` | **{:.0} ms** |\n| AWS requests of one send | {:?} |\n| pushes of one send | {} |\n| DynamoDB units of one send (priced) | {:.1} WRU + {:.1} RRU = ${:.5} per message, ${:.0} per million |\n\nAPI Gateway's integration timeout is 29 s; the whole fan-out stays in the `send` invocation (no SQS hop) because it finishes in {:.1} % of that here, where every DynamoDB call queues behind the previous one in moto.\n",
+        fanout.samples, fanout.sent_ms, fanout.all_ms, fanout.requests, room_size, fanout.units.total_wru(), fanout.units.rru, fanout.units.dollars(), fanout.units.dollars() * 1e6, fanout.all_ms / 290.0
     ));
     report
 }

@@ -27,6 +27,8 @@ pub struct Scene {
     pub conversation: String,
     /// A group of ann, bob and a third user.
     pub group: String,
+    /// A room of ann (its owner) and bob.
+    pub room: String,
 }
 
 impl Scene {
@@ -55,18 +57,48 @@ impl Scene {
             .await;
         assert_eq!(status, 201, "{group}");
         let group = group["id"].as_str().unwrap().to_string();
-        Scene { ann, bob, ann_ws, bob_ws, conversation, group }
+        let (status, room) =
+            bench.call("POST", "/conversations", Some(&ann.access), Some(json!({"type":"room","name":"bench"}))).await;
+        assert_eq!(status, 201, "{room}");
+        let room = room["id"].as_str().unwrap().to_string();
+        let (status, joined) = bench
+            .call("POST", &format!("/conversations/{room}/members"), Some(&bob.access), Some(json!({"userId": bob.id})))
+            .await;
+        assert_eq!(status, 200, "{joined}");
+        recv_type(&mut ann_ws, "member.joined").await;
+        Scene { ann, bob, ann_ws, bob_ws, conversation, group, room }
     }
 }
 
-/// One Markdown table row per route.
-pub async fn measure(bench: &Bench, scene: &mut Scene) -> Vec<String> {
-    let Scene { ann, bob, ann_ws, bob_ws, conversation, group } = scene;
+/// Samples of the priced pass (more than the timed ones: the amortised writes, such as a
+/// rate-limit lease every few frames, need them to settle within 0.2 units between runs).
+pub const PRICED_SAMPLES: usize = 30;
+
+/// What one route costs, priced by the proxy (mean of [`PRICED_SAMPLES`] calls).
+pub struct Priced {
+    pub name: &'static str,
+    pub wru: f64,
+    pub index_wru: f64,
+    pub rru: f64,
+    pub by_operation: BTreeMap<String, (f64, f64)>,
+}
+
+/// Lets the writes a route leaves behind (after its answer) land, then clears the meters.
+async fn settle(bench: &Bench) {
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    bench.proxy.take_counts();
+    bench.proxy.pricing.take();
+}
+
+/// One Markdown table row per route, and each route's priced units.
+pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Priced>) {
+    let Scene { ann, bob, ann_ws, bob_ws, conversation, group, room } = scene;
+    let mut priced_rows = Vec::new();
     let proxy = &bench.proxy;
     let mut counter = 0u64;
     let mut refresh = ann.refresh.clone();
     let mut rows = Vec::new();
-    let routes: [(&str, u32); 16] = [
+    let routes: [(&'static str, u32); 19] = [
         // send: the rate-limit write must refuse before anything is stored (+1).
         ("ws send (direct) → message.sent", 2),
         ("ws send (direct) → recipient's message.new", 2),
@@ -92,15 +124,25 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> Vec<String> {
         ("ws sync (2 conversations) → sync", 3),
         ("GET /conversations", 3),
         ("GET /unread", 3),
+        ("ws send (room of 2) → member's message.new", 2),
+        ("ws delivered (direct) → sender's receipt", 2),
+        ("ws typing (direct) → member's typing", 1),
     ];
     for (name, minimum) in routes {
         let mut by_delay = Vec::new();
         let mut requests = BTreeMap::new();
-        for delay in [0, DELAY_MS] {
+        let mut units = chat_local::pricing::Units::default();
+        // Two timed passes (without and with the delay), then one priced pass without delay.
+        for (pass, delay) in [(0, 0), (1, DELAY_MS), (2, 0)] {
+            let pricing = pass == 2;
             proxy.delay_ms.store(delay, Ordering::Relaxed);
+            proxy.pricing.set_enabled(pricing);
             let mut samples = Vec::new();
-            for i in 0..SAMPLES {
+            for i in 0..if pricing { PRICED_SAMPLES } else { SAMPLES } {
                 counter += 1;
+                if pricing {
+                    settle(bench).await;
+                }
                 proxy.take_counts();
                 let t = Instant::now();
                 match name {
@@ -168,6 +210,9 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> Vec<String> {
                         ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
                         let id = recv_type(ann_ws, "message.sent").await["message"]["id"].as_str().unwrap().to_string();
                         recv_type(bob_ws, "message.new").await;
+                        if pricing {
+                            settle(bench).await;
+                        }
                         proxy.take_counts();
                         let t = Instant::now();
                         let frame = json!({"action":"read","conversationId":conversation,"messageId":id});
@@ -175,6 +220,35 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> Vec<String> {
                         recv_type(ann_ws, "receipt").await;
                         samples.push(ms(t.elapsed()));
                         recv_type(bob_ws, "receipt").await;
+                    }
+                    "ws delivered (direct) → sender's receipt" => {
+                        let frame = json!({"action":"send","conversationId":conversation,"content":"d","clientMsgId":format!("d{counter}")});
+                        ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        let id = recv_type(ann_ws, "message.sent").await["message"]["id"].as_str().unwrap().to_string();
+                        recv_type(bob_ws, "message.new").await;
+                        if pricing {
+                            settle(bench).await;
+                        }
+                        proxy.take_counts();
+                        let t = Instant::now();
+                        let frame = json!({"action":"delivered","conversationId":conversation,"messageId":id});
+                        bob_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        recv_type(ann_ws, "receipt").await;
+                        samples.push(ms(t.elapsed()));
+                        recv_type(bob_ws, "receipt").await;
+                    }
+                    "ws send (room of 2) → member's message.new" => {
+                        let frame = json!({"action":"send","conversationId":room,"content":"bench","clientMsgId":format!("o{counter}")});
+                        ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        recv_type(bob_ws, "message.new").await;
+                        samples.push(ms(t.elapsed()));
+                        recv_type(ann_ws, "message.sent").await;
+                    }
+                    "ws typing (direct) → member's typing" => {
+                        let frame = json!({"action":"typing","conversationId":conversation,"state":"start"});
+                        ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        recv_type(bob_ws, "typing").await;
+                        samples.push(ms(t.elapsed()));
                     }
                     "ws typing (group) → member's typing" => {
                         let frame = json!({"action":"typing","conversationId":group,"state":"start"});
@@ -224,12 +298,36 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> Vec<String> {
                         recv_type(ann_ws, "message.new").await;
                     }
                 }
-                if delay == 0 && i == SAMPLES - 1 {
+                if pass == 0 && i == SAMPLES - 1 {
                     requests = proxy.take_counts();
                 }
+                if pricing {
+                    // Writes after the answer (counters, the pushes' 410 removals) land first.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let seen = proxy.pricing.take();
+                    units.wru += seen.wru;
+                    units.index_wru += seen.index_wru;
+                    units.rru += seen.rru;
+                    for (op, (w, r)) in seen.by_operation {
+                        let entry = units.by_operation.entry(op).or_default();
+                        entry.0 += w;
+                        entry.1 += r;
+                    }
+                }
             }
-            by_delay.push(median(samples));
+            if !pricing {
+                by_delay.push(median(samples));
+            }
         }
+        proxy.pricing.set_enabled(false);
+        let n = PRICED_SAMPLES as f64;
+        priced_rows.push(Priced {
+            name,
+            wru: units.wru / n,
+            index_wru: units.index_wru / n,
+            rru: units.rru / n,
+            by_operation: units.by_operation.into_iter().map(|(op, (w, r))| (op, (w / n, r / n))).collect(),
+        });
         let waves = (by_delay[1] - by_delay[0]) / DELAY_MS as f64;
         // The local SQS pollers of the scheduler run in the background: not this route's requests.
         let requests = requests
@@ -247,5 +345,5 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> Vec<String> {
         eprintln!("bench: {name}: {waves:.2} round trips");
     }
     proxy.delay_ms.store(0, Ordering::Relaxed);
-    rows
+    (rows, priced_rows)
 }

@@ -435,3 +435,21 @@ pub fn assert_no_private_fields(value: &Value) {
         _ => {}
     }
 }
+
+// ---------------------------------------------------------------- gateway branch helpers
+
+impl Ws {
+    /// Sends `frame` as one message split into frames of at most `frame_bytes`: how a client
+    /// sends a message over API Gateway's 32 KB frame limit (a single bigger frame closes with 1009).
+    pub async fn send_fragmented(&mut self, frame: &Value, frame_bytes: usize) {
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        let text = frame.to_string();
+        let chunks: Vec<&[u8]> = text.as_bytes().chunks(frame_bytes).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let opcode = if i == 0 { OpCode::Data(Data::Text) } else { OpCode::Data(Data::Continue) };
+            let raw = Frame::message(chunk.to_vec(), opcode, i + 1 == chunks.len());
+            self.stream.send(Message::Frame(raw)).await.expect("send frame");
+        }
+    }
+}

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -198,7 +199,7 @@ macro_rules! conditional_write_error {
         }
     )*};
 }
-conditional_write_error!(UpdateItemError, DeleteItemError);
+conditional_write_error!(UpdateItemError, DeleteItemError, PutItemError);
 
 /// Reads the result of a single-item write: a failed condition is `Refused`, any other error an
 /// internal one.

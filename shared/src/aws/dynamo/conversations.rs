@@ -1,17 +1,23 @@
 //! `ConversationStore`: the conversation item (`CONV#{id}` / `META`, with the member count and
 //! the last-message snapshot) created together with its member items in one transaction.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::DynamoStore;
-use super::common::{FailedConditions, Transaction, conditional, from_item, s, sdk_error, to_item};
+use super::common::{FailedConditions, Transaction, from_item, s, sdk_error, to_item};
 use super::members::MemberItem;
 use crate::aws::keys;
 use crate::domain::{Conversation, ConversationKind, Member, MemberRole, Message};
 use crate::error::{ChatError, Result};
 use crate::ports::{ConversationStore, CreateConversation, CreateDirect};
+
+/// Newest-message queries of a list in flight at once.
+const NEWEST_IN_FLIGHT: usize = 64;
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -191,35 +197,29 @@ impl ConversationStore for DynamoStore {
     }
 
     async fn get_conversation_metas(&self, conversation_ids: &[String]) -> Result<Vec<Conversation>> {
-        let batches = conversation_ids.chunks(100).map(|chunk| self.batch_get_metas(chunk));
+        // The conversation items and each one's newest message, in one wave: a message writes
+        // nothing on its conversation (docs/data-model.md, "Why the list reads the newest message").
+        let batches = futures::future::join_all(conversation_ids.chunks(100).map(|chunk| self.batch_get_metas(chunk)));
+        let queries: Vec<_> = conversation_ids.iter().map(|id| self.newest_message(id)).collect();
+        let newest = futures::stream::iter(queries).buffered(NEWEST_IN_FLIGHT).collect::<Vec<_>>();
+        let (batches, newest) = tokio::join!(batches, newest);
+        let mut last: HashMap<String, Message> = HashMap::new();
+        for message in newest {
+            if let Some(m) = message? {
+                last.insert(m.conversation_id.clone(), m);
+            }
+        }
         let mut out = Vec::with_capacity(conversation_ids.len());
-        for batch in futures::future::join_all(batches).await {
-            out.extend(batch?);
+        for batch in batches {
+            for mut conversation in batch? {
+                if let Some(m) = last.remove(&conversation.id) {
+                    conversation.last_activity_at = conversation.last_activity_at.max(m.created_at.clone());
+                    conversation.last_message = Some(m);
+                }
+                out.push(conversation);
+            }
         }
         Ok(out)
-    }
-
-    async fn set_last_message(&self, message: &Message) -> Result<()> {
-        let snapshot: AttributeValue = serde_dynamo::to_attribute_value(message).map_err(ChatError::internal)?;
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::conversation(&message.conversation_id)))
-            .key(keys::SK, s(keys::META))
-            .update_expression("SET lastMessageId = :id, lastMessage = :m, lastActivityAt = :at")
-            // Newer wins; an edit or delete of the newest message (same id) replaces its snapshot.
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(lastMessageId) OR lastMessageId <= :id)",
-            )
-            .expression_attribute_values(":id", s(&message.id))
-            .expression_attribute_values(":m", snapshot)
-            .expression_attribute_values(":at", s(&message.created_at))
-            .send()
-            .await;
-        // A failed condition: the conversation is gone, or a newer message is recorded already.
-        conditional(result)?;
-        Ok(())
     }
 }
 

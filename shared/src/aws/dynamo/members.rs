@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DynamoStore;
 use super::common::{
-    Conditional, FailedConditions, Transaction, conditional, from_item, n, s, sdk_error, string_attr, to_item,
+    Conditional, FailedConditions, Item, Transaction, conditional, from_item, n, s, sdk_error, string_attr, to_item,
 };
 use crate::aws::keys;
 use crate::domain::{ConversationKind, Member, MemberRole, Membership};
@@ -61,14 +61,22 @@ impl MemberItem {
         }
     }
 
+    /// A read message is delivered too: `read` writes only the read pointer (one write per
+    /// receipt), so the delivered pointer is the later of the two.
     pub(super) fn into_member(self) -> Member {
+        let read_is_later = self.last_read_id > self.last_delivered_id;
+        let (last_delivered_id, last_delivered_at) = if read_is_later {
+            (self.last_read_id.clone(), self.last_read_at.clone().or(self.last_delivered_at))
+        } else {
+            (self.last_delivered_id, self.last_delivered_at)
+        };
         Member {
             user_id: self.user_id,
             role: self.role,
             joined_at: self.joined_at,
-            last_delivered_id: self.last_delivered_id,
+            last_delivered_id,
             last_read_id: self.last_read_id,
-            last_delivered_at: self.last_delivered_at,
+            last_delivered_at,
             last_read_at: self.last_read_at,
             cleared_before: self.cleared_before,
         }
@@ -141,7 +149,8 @@ impl MemberStore for DynamoStore {
         }
     }
 
-    async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>> {
+    async fn membership_ids(&self, user_id: &str) -> Result<Vec<String>> {
+        // gsi1 projects no pointers (a receipt then writes no index entry): keys only here.
         let mut pages = self
             .client
             .query()
@@ -150,19 +159,40 @@ impl MemberStore for DynamoStore {
             .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :conv)")
             .expression_attribute_values(":pk", s(keys::user(user_id)))
             .expression_attribute_values(":conv", s(keys::CONV_PREFIX))
+            .projection_expression("pk, sk")
             .into_paginator()
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             for item in page.map_err(sdk_error)?.items.unwrap_or_default() {
-                let member: MemberItem = from_item(item)?;
-                let Some(conversation_id) = member.pk.strip_prefix(keys::CONV_PREFIX).map(str::to_string) else {
-                    continue;
-                };
-                out.push(Membership { conversation_id, member: member.into_member() });
+                let member_item = string_attr(&item, keys::SK).is_some_and(|sk| sk.starts_with(keys::MEMBER_PREFIX));
+                if let Some(id) =
+                    string_attr(&item, keys::PK).and_then(|pk| pk.strip_prefix(keys::CONV_PREFIX).map(str::to_string))
+                    && member_item
+                {
+                    out.push(id);
+                }
             }
         }
         Ok(out)
+    }
+
+    async fn memberships_in(&self, user_id: &str, conversation_ids: &[String]) -> Result<Vec<Membership>> {
+        let wanted = conversation_ids.iter().map(|c| (keys::conversation(c), keys::member(user_id))).collect();
+        let mut out = Vec::with_capacity(conversation_ids.len());
+        for item in self.batch_get(wanted, false, None).await? {
+            let member: MemberItem = from_item(item)?;
+            let Some(conversation_id) = member.pk.strip_prefix(keys::CONV_PREFIX).map(str::to_string) else {
+                continue;
+            };
+            out.push(Membership { conversation_id, member: member.into_member() });
+        }
+        Ok(out)
+    }
+
+    async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>> {
+        let ids = self.membership_ids(user_id).await?;
+        self.memberships_in(user_id, &ids).await
     }
 
     async fn add_member(
@@ -298,9 +328,20 @@ impl ReceiptStore for DynamoStore {
         message_id: &str,
         at: &str,
     ) -> Result<PointerMove> {
-        let (id_attr, at_attr) = match pointer {
-            Pointer::Delivered => ("lastDeliveredId", "lastDeliveredAt"),
-            Pointer::Read => ("lastReadId", "lastReadAt"),
+        // One write per receipt: `read` moves only the read pointer, which also counts as the
+        // delivered one (`MemberItem::into_member`); `delivered` moves only when it passes both.
+        let (id_attr, at_attr, condition) = match pointer {
+            Pointer::Delivered => (
+                "lastDeliveredId",
+                "lastDeliveredAt",
+                "attribute_exists(pk) AND (attribute_not_exists(lastDeliveredId) OR lastDeliveredId < :id) \
+                 AND (attribute_not_exists(lastReadId) OR lastReadId < :id)",
+            ),
+            Pointer::Read => (
+                "lastReadId",
+                "lastReadAt",
+                "attribute_exists(pk) AND (attribute_not_exists(lastReadId) OR lastReadId < :id)",
+            ),
         };
         let result = self
             .client
@@ -309,22 +350,21 @@ impl ReceiptStore for DynamoStore {
             .key(keys::PK, s(keys::conversation(conversation_id)))
             .key(keys::SK, s(keys::member(user_id)))
             .update_expression(format!("SET {id_attr} = :id, {at_attr} = :at"))
-            .condition_expression(format!(
-                "attribute_exists(pk) AND (attribute_not_exists({id_attr}) OR {id_attr} < :id)"
-            ))
+            .condition_expression(condition)
             .expression_attribute_values(":id", s(message_id))
             .expression_attribute_values(":at", s(at))
-            .return_values(ReturnValue::UpdatedOld)
+            .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
+        // The pointer as the member item says it (delivered: the later of the two).
+        let pointer_of = |item: &Item| match pointer {
+            Pointer::Delivered => string_attr(item, "lastDeliveredId").max(string_attr(item, "lastReadId")),
+            Pointer::Read => string_attr(item, "lastReadId"),
+        };
         Ok(match conditional(result)? {
-            Conditional::Applied(out) => {
-                PointerMove::Moved { previous: out.attributes.as_ref().and_then(|a| string_attr(a, id_attr)) }
-            }
-            Conditional::Refused { current: Some(item) } => {
-                PointerMove::NotForward { current: string_attr(&item, id_attr) }
-            }
+            Conditional::Applied(out) => PointerMove::Moved { previous: out.attributes.as_ref().and_then(pointer_of) },
+            Conditional::Refused { current: Some(item) } => PointerMove::NotForward { current: pointer_of(&item) },
             Conditional::Refused { current: None } => PointerMove::NotMember,
         })
     }

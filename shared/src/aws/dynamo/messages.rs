@@ -1,25 +1,25 @@
 //! `MessageStore`: message items (`CONV#{id}` / `MSG#{ulid}`, so key order is time order) and
-//! the idempotency record (`IDEM#{sender}#{clientMsgId}`) written with each message in one
-//! transaction that also checks the sender's membership.
+//! the idempotency claim (`IDEM#{sender}#{clientMsgId}`), two plain conditional writes one after
+//! the other instead of a transaction: a short message costs 1 + 1 WRU instead of 2 + 2 + 2
+//! (transactional items count twice, and the membership check was one of them). The membership
+//! is read instead (`audience.rs`), in the same wave as the claim.
+//!
+//! Why the claim first: the pair `(sender, clientMsgId)` must map to one message for ever (7
+//! days), and a crash can come between any two writes. With the claim first, a crash leaves a
+//! claim without a message; its resend finds the claim and stores the message under the claimed
+//! id (the message item's `attribute_not_exists` makes concurrent resends store it once). With
+//! the message first, a crash would leave a message that a resend duplicates.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, Select};
 use serde::{Deserialize, Serialize};
 
 use super::DynamoStore;
-use super::common::{
-    Conditional, FailedConditions, Item, Transaction, conditional, from_item, n, now_epoch, s, sdk_error, string_attr,
-    to_item,
-};
+use super::common::{Conditional, Item, conditional, from_item, n, now_epoch, s, sdk_error, string_attr, to_item};
 use crate::aws::keys;
 use crate::domain::{Message, MessageKind};
 use crate::error::{ChatError, Result};
-use crate::ports::{ChangedMessage, HistoryPage, MessageChange, MessageStore, StoredMessage};
-
-/// Retries of a message write that met a receipt's write of the sender's member item.
-const CONFLICT_RETRIES: u64 = 3;
+use crate::ports::{Audience, ChangedMessage, Claim, HistoryPage, MessageChange, MessageStore, StoredMessage};
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -84,34 +84,6 @@ struct IdempotencyItem {
     expires_at: i64,
 }
 
-/// The items of a message write.
-#[derive(Debug, Clone, PartialEq)]
-enum NewMessage {
-    SenderIsMember,
-    Message,
-    /// The `(sender, clientMsgId)` record: absent or expired.
-    Idempotency,
-}
-
-/// What the failed conditions of a message write tell.
-#[derive(Debug, PartialEq)]
-enum SendRefused {
-    NotMember,
-    /// The `clientMsgId` was used: the first message is behind its record.
-    Duplicate,
-}
-
-/// Membership first: a non-member learns nothing, not even that the clientMsgId was used.
-fn refused_send(failed: &FailedConditions<NewMessage>) -> Result<SendRefused> {
-    if failed.contains(&NewMessage::SenderIsMember) {
-        Ok(SendRefused::NotMember)
-    } else if failed.contains(&NewMessage::Idempotency) {
-        Ok(SendRefused::Duplicate)
-    } else {
-        Err(ChatError::internal(format!("message write cancelled: {failed:?}")))
-    }
-}
-
 /// The first key strictly after the message `id` (or the first message key without one).
 fn key_after(id: Option<&str>) -> String {
     match id {
@@ -122,58 +94,111 @@ fn key_after(id: Option<&str>) -> String {
 }
 
 impl DynamoStore {
-    /// The message a `(sender, clientMsgId)` record points at.
-    async fn first_message(&self, idempotency_pk: String) -> Result<Message> {
-        let Some(item) = self.get(idempotency_pk, keys::IDEM).await? else {
-            // The record expired between the two calls: the caller may retry as new.
-            return Err(ChatError::internal("idempotency record vanished; retry"));
-        };
-        let idem: IdempotencyItem = from_item(item)?;
-        match self.get(keys::conversation(&idem.conversation_id), &keys::message(&idem.message_id)).await? {
-            Some(item) => Ok(from_item::<MessageItem>(item)?.into_message()),
-            None => Err(ChatError::internal("idempotency record points at a missing message")),
-        }
+    /// The newest message of a conversation (a tombstone too), eventually consistent: 0.5 RRU.
+    pub(super) async fn newest_message(&self, conversation_id: &str) -> Result<Option<Message>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(keys::conversation(conversation_id)))
+            .expression_attribute_values(":lo", s(keys::MSG_PREFIX))
+            .expression_attribute_values(":hi", s(keys::MSG_END))
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(|i| from_item::<MessageItem>(i).map(MessageItem::into_message))
+            .transpose()
     }
 }
 
 #[async_trait]
 impl MessageStore for DynamoStore {
-    async fn put_message(&self, message: &Message, idempotency_expires_at: i64) -> Result<StoredMessage> {
-        let client_msg_id = message.client_msg_id.as_deref().unwrap_or_default();
-        let idem_pk = keys::idempotency(&message.sender_id, client_msg_id);
-        let is_member =
-            self.exists_check(keys::conversation(&message.conversation_id), &keys::member(&message.sender_id))?;
+    async fn claim_client_msg_id(&self, message: &Message, expires_at: i64) -> Result<Claim> {
         let idem = IdempotencyItem {
-            pk: idem_pk.clone(),
+            pk: keys::idempotency(&message.sender_id, message.client_msg_id.as_deref().unwrap_or_default()),
             sk: keys::IDEM.into(),
             conversation_id: message.conversation_id.clone(),
             message_id: message.id.clone(),
-            expires_at: idempotency_expires_at,
+            expires_at,
         };
         // An expired record that TTL has not yet deleted may be overwritten.
-        let idem_put = Put::builder()
+        let result = self
+            .client
+            .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(&idem)?))
             .condition_expression("attribute_not_exists(pk) OR expiresAt <= :now")
             .expression_attribute_values(":now", n(now_epoch()))
-            .build()
-            .map_err(ChatError::internal)?;
-        let tx = Transaction::new()
-            .with(NewMessage::SenderIsMember, is_member)
-            .with(
-                NewMessage::Message,
-                self.put(to_item(&MessageItem::from_message(message))?, "attribute_not_exists(pk)")?,
-            )
-            .with(NewMessage::Idempotency, TransactWriteItem::builder().put(idem_put).build());
-        // The sender's member item is also written by its receipts: a transaction that meets one
-        // in flight is cancelled with TransactionConflict, which is worth a quick retry.
-        match self.transact_retrying_conflicts(&tx, CONFLICT_RETRIES).await? {
-            Ok(()) => Ok(StoredMessage::Stored),
-            Err(failed) => match refused_send(&failed)? {
-                SendRefused::NotMember => Ok(StoredMessage::NotMember),
-                SendRefused::Duplicate => Ok(StoredMessage::Duplicate(self.first_message(idem_pk).await?)),
-            },
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match conditional(result)? {
+            Conditional::Applied(_) => Ok(Claim::New),
+            Conditional::Refused { current: Some(item) } => {
+                let first: IdempotencyItem = from_item(item)?;
+                Ok(Claim::Taken { conversation_id: first.conversation_id, message_id: first.message_id })
+            }
+            Conditional::Refused { current: None } => Err(ChatError::internal("claim refused without a record")),
         }
+    }
+
+    async fn release_client_msg_id(&self, sender_id: &str, client_msg_id: &str, message_id: &str) -> Result<()> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::idempotency(sender_id, client_msg_id)))
+            .key(keys::SK, s(keys::IDEM))
+            // Only this send's own claim.
+            .condition_expression("messageId = :id")
+            .expression_attribute_values(":id", s(message_id))
+            .send()
+            .await;
+        conditional(result)?;
+        Ok(())
+    }
+
+    async fn store_message(&self, message: &Message) -> Result<StoredMessage> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&MessageItem::from_message(message))?))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match conditional(result)? {
+            Conditional::Applied(_) => Ok(StoredMessage::Stored),
+            Conditional::Refused { current: Some(item) } => {
+                Ok(StoredMessage::Exists(from_item::<MessageItem>(item)?.into_message()))
+            }
+            Conditional::Refused { current: None } => Err(ChatError::internal("message write refused without an item")),
+        }
+    }
+
+    async fn direct_audience(&self, conversation_id: &str, sender_id: &str, other_id: &str) -> Result<Audience> {
+        self.read_direct_audience(conversation_id, sender_id, other_id).await
+    }
+
+    async fn group_audience(&self, conversation_id: &str, sender_id: &str) -> Result<Audience> {
+        self.read_group_audience(conversation_id, sender_id).await
+    }
+
+    async fn connections_for_fan_out(&self, user_ids: &[String]) -> Result<Vec<(String, String)>> {
+        self.read_connections_for_fan_out(user_ids).await
+    }
+
+    async fn get_message(&self, conversation_id: &str, message_id: &str) -> Result<Option<Message>> {
+        let item = self.get(keys::conversation(conversation_id), &keys::message(message_id)).await?;
+        item.map(|i| from_item::<MessageItem>(i).map(MessageItem::into_message)).transpose()
     }
 
     async fn list_messages(
@@ -331,18 +356,6 @@ impl MessageStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::dynamo::common::tests::reasons;
-
-    #[test]
-    fn a_message_write_refuses_a_non_member_before_a_duplicate() {
-        let roles = [NewMessage::SenderIsMember, NewMessage::Message, NewMessage::Idempotency];
-        let decode = |failed: &[bool]| refused_send(&FailedConditions::from_reasons(&roles, &reasons(failed)));
-        assert_eq!(decode(&[true, false, true]).unwrap(), SendRefused::NotMember);
-        assert_eq!(decode(&[false, false, true]).unwrap(), SendRefused::Duplicate);
-        assert!(decode(&[false, true, false]).is_err(), "a message id collision is a fault");
-        assert!(decode(&[false, false, false]).is_err());
-    }
-
     #[test]
     fn keys_after_a_message_skip_it() {
         assert!(key_after(Some("01B")) > keys::message("01B"));

@@ -5,11 +5,14 @@
 
 use aws_sdk_dynamodb::Client;
 
+mod audience;
 mod common;
 mod connections;
 mod conversations;
+mod devices;
 mod members;
 mod messages;
+mod notifications;
 mod presence;
 mod profiles;
 mod rate_limit;

@@ -1,4 +1,12 @@
-//! The local gateway behaves as API Gateway does, and agrees with template.yaml.
+//! The local gateway behaves as API Gateway does, and agrees with template.yaml. One file per
+//! group of API Gateway's rules; this one holds the template agreement and `@connections`.
+
+mod back_pressure;
+mod client;
+mod handshake;
+mod lifecycle;
+mod recovery;
+mod web_app;
 
 use std::collections::BTreeSet;
 
@@ -33,7 +41,8 @@ fn template_routes_functions_and_binaries_agree() {
     );
     let authorizer = t.connect_authorizer.as_ref().expect("$connect has an authorizer");
     assert_eq!(function(&authorizer.function), Function::WsAuthorizer);
-    assert_eq!(authorizer.required_query, vec!["token".to_string()]);
+    // no identity source: the token may come as `?token=` or as the subprotocol `token.<jwt>`
+    assert!(authorizer.identity_sources.is_empty());
     assert_eq!(t.route_selection_expression, "$request.body.action");
     assert_eq!(function(&t.http_function), Function::HttpApi);
 
@@ -47,6 +56,16 @@ fn template_routes_functions_and_binaries_agree() {
     let in_registry: BTreeSet<String> = Function::ALL.iter().map(|f| f.binary().to_string()).collect();
     assert_eq!(bins, in_template, "functions/src/bin vs template.yaml");
     assert_eq!(in_registry, in_template, "registry vs template.yaml");
+
+    // Lambda's and API Gateway's limits as the template sets them, which the gateway applies
+    use chat_local::template::limits::Throttle;
+    let throttle = |rate: f64, burst: f64| Some(Throttle { rate, burst });
+    assert_eq!(t.throttles.websocket_default, throttle(100.0, 200.0));
+    assert_eq!(t.throttles.websocket_routes.get("$connect").copied(), throttle(50.0, 100.0));
+    assert_eq!(t.throttles.http_default, throttle(100.0, 200.0));
+    assert_eq!(t.function_limits.len(), t.functions.len());
+    assert!(t.function_limits.values().all(|l| (1..=900).contains(&l.timeout_secs)));
+    assert_eq!(t.function_limits["scheduler-planner"].timeout_secs, 300);
 
     let table = &t.table;
     assert_eq!((table.hash_key.as_str(), table.range_key.as_deref()), ("pk", Some("sk")));
@@ -88,17 +107,6 @@ async fn management_api_answers_like_api_gateway() {
     .await;
     let response = env.http.post(url("", &encoded)).body("{}").send().await.unwrap();
     assert_eq!(response.status().as_u16(), 410);
-}
-
-#[tokio::test]
-async fn a_message_over_128_kb_closes_the_connection_with_1009() {
-    let env = TestEnv::start().await;
-    let ann = env.register("ann").await;
-    let mut ws = env.connect(&ann.access).await;
-    ws.send_text(&"x".repeat(130 * 1024)).await;
-    assert!(ws.try_recv(crate::support::WAIT).await.is_none(), "the connection should close");
-    env.eventually("the closed connection is forgotten", || async { env.stored_connections(&ann.id).await.is_empty() })
-        .await;
 }
 
 #[tokio::test]

@@ -1,0 +1,85 @@
+//! Data and recovery: `/health` reads the store and answers 503 saying what is down; the gateway
+//! re-creates the table and the queues when the emulator comes back empty; with a state file the
+//! emulator keeps its data across a restart (what `make dev` does under `.local/`). Each test runs
+//! its own moto, so stopping it disturbs no other test.
+
+use std::time::Duration;
+
+use chat_local::emulator::{Moto, default_venv, free_port};
+use chat_local::local::LocalOptions;
+use serde_json::{Value, json};
+
+use crate::support::TestEnv;
+
+const RECOVERY_WAIT: Duration = Duration::from_secs(60);
+
+fn options() -> LocalOptions {
+    LocalOptions { clock: false, recovery_interval: Duration::from_millis(200), ..Default::default() }
+}
+
+/// Polls `GET /health` until its status is `want`; returns the body.
+async fn health_becomes(env: &TestEnv, want: u16) -> Value {
+    let deadline = tokio::time::Instant::now() + RECOVERY_WAIT;
+    loop {
+        let (status, body) = env.call("GET", "/health", None, None).await;
+        if status == want {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "/health stayed {status} {body}, wanted {want}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn health_says_the_store_is_down_and_the_gateway_recovers_when_the_emulator_returns() {
+    let port = free_port();
+    let moto = Moto::start(&default_venv(), port).expect("moto");
+    let env = TestEnv::start_on(&moto.endpoint, |_| None, options()).await;
+    env.register("ann").await;
+    let body = health_becomes(&env, 200).await;
+    assert_eq!(body["checks"]["store"]["status"], "ok", "{body}");
+
+    drop(moto); // killed: every call to the endpoint fails now
+    let body = health_becomes(&env, 503).await;
+    assert_eq!((body["status"].as_str(), body["checks"]["store"]["status"].as_str()), (Some("down"), Some("down")));
+
+    // back, empty, on the same port: the gateway re-creates the table and the queues by itself
+    let moto = Moto::start(&default_venv(), port).expect("moto again");
+    health_becomes(&env, 200).await;
+    env.register("bob").await;
+    let sqs = env.sqs();
+    for queue in env.backend.queues.values() {
+        let url = sqs.get_queue_url().queue_name(&queue.name).send().await.expect("the queue is back").queue_url;
+        assert_eq!(url.as_deref(), Some(queue.url.as_str()), "same name, same URL");
+    }
+    drop(env);
+    drop(moto);
+}
+
+#[tokio::test]
+async fn with_a_state_file_the_data_survives_an_emulator_restart() {
+    let state = std::env::temp_dir().join(format!("chat-e2e-state-{}.jsonl", chat::domain::new_id()));
+    let table = format!("chat-e2e-{}", chat::domain::new_id().to_lowercase());
+    let with_table = |key: &str| (key == "CHAT_TABLE").then(|| table.clone());
+
+    let moto = Moto::start_with_state(&default_venv(), free_port(), Some(&state)).expect("moto");
+    let env = TestEnv::start_on(&moto.endpoint, with_table, options()).await;
+    let (ann, bob) = (env.register("ann").await, env.register("bob").await);
+    let conversation = env.open_direct(&ann, &bob).await;
+    let message = env.post_message(&ann, &conversation, "kept", "kept-1").await;
+    drop(env);
+    drop(moto);
+
+    let moto = Moto::start_with_state(&default_venv(), free_port(), Some(&state)).expect("moto from its state");
+    let env = TestEnv::start_on(&moto.endpoint, with_table, options()).await;
+    let (status, body) =
+        env.call("POST", "/auth/login", None, Some(json!({"login": ann.username, "password": ann.password}))).await;
+    assert_eq!(status, 200, "the user survived: {body}");
+    let (status, page) =
+        env.call("GET", &format!("/conversations/{conversation}/messages"), Some(&bob.access), None).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["messages"][0]["id"], message["id"], "the message survived: {page}");
+    drop(env);
+    drop(moto);
+    let _ = std::fs::remove_file(&state);
+}

@@ -69,4 +69,4 @@ bench: venv
 ## messages, 20,000 fuzzed frames and 5,000 REST bodies (CHAT_FUZZ_SEED replays a printed seed).
 soak: venv
 	CHAT_LOAD_CLIENTS=20 CHAT_LOAD_MESSAGES=50 CHAT_FUZZ_FRAMES=20000 CHAT_FUZZ_BODIES=5000 \
-		$(CARGO) test -p chat-local --test e2e -- --nocapture load:: fuzz:: faults
+		$(CARGO) test -p chat-local --test e2e -- --nocapture --include-ignored load:: fuzz:: faults

@@ -4,7 +4,7 @@
 CARGO ?= cargo
 VENV_SH := infra/scripts/venv.sh
 
-.PHONY: dev dev-reset test fmt fmt-check clippy test-rust test-web lint-template lint-api package deploy-web bench venv tools clean-venv
+.PHONY: soak dev dev-reset test fmt fmt-check clippy test-rust test-web lint-template lint-api package deploy-web bench venv tools clean-venv
 
 ## dev: start moto (unless AWS_ENDPOINT_URL is set), create the table, serve the HTTP API on
 ## :3000 and the WebSocket API on :3001 (CHAT_HTTP_PORT / CHAT_WS_PORT override). Ctrl-C stops all.
@@ -73,3 +73,9 @@ bench: venv
 bench-gateway: venv
 	$(CARGO) build --release -p chat-local --bin local-gateway --bin local-gateway-capacity
 	$(CARGO) run --release -p chat-local --bin local-gateway-capacity | tee bench/gateway-capacity.md
+
+## soak: the long part of the fault/fuzz/load suite (infra/tests/e2e/{load,fuzz}.rs): 20 clients x 50
+## messages, 20,000 fuzzed frames and 5,000 REST bodies (CHAT_FUZZ_SEED replays a printed seed).
+soak: venv
+	CHAT_LOAD_CLIENTS=20 CHAT_LOAD_MESSAGES=50 CHAT_FUZZ_FRAMES=20000 CHAT_FUZZ_BODIES=5000 \
+		$(CARGO) test -p chat-local --test e2e -- --nocapture --include-ignored load:: fuzz:: faults

@@ -1,7 +1,8 @@
 //! A proxy between the functions and the AWS endpoint that counts every request by operation,
 //! can delay each one (to count sequential round trips), and can inject faults into a share of
-//! DynamoDB requests: refused before they reach the emulator (500), throttled (400), or carried
-//! out with their answer lost (500 after the write happened — the case idempotency exists for).
+//! DynamoDB requests (and, separately, of Management API and SQS requests): refused before they
+//! reach the upstream (500), throttled (400/429), or carried out with their answer lost (500
+//! after the write happened — the case idempotency exists for).
 //! Used by `make bench` and the fault tests.
 
 use std::collections::BTreeMap;
@@ -24,6 +25,9 @@ pub struct AwsProxy {
     pub delay_ms: AtomicU64,
     /// Share of DynamoDB requests that fail, in parts per thousand.
     pub faults_per_mille: AtomicU64,
+    /// Share of Management API (`/@connections/`) and SQS requests that fail, per thousand:
+    /// refused (500), throttled (429 / SQS throttling) or carried out with the answer lost.
+    pub other_faults_per_mille: AtomicU64,
     counts: Mutex<BTreeMap<String, u64>>,
     /// Prices DynamoDB requests while enabled (`make bench`).
     pub pricing: Pricing,
@@ -38,6 +42,7 @@ impl AwsProxy {
             client: reqwest::Client::new(),
             delay_ms: AtomicU64::new(0),
             faults_per_mille: AtomicU64::new(0),
+            other_faults_per_mille: AtomicU64::new(0),
             counts: Mutex::new(BTreeMap::new()),
             pricing: Pricing::default(),
             faults: Mutex::new(BTreeMap::new()),
@@ -74,6 +79,43 @@ fn dynamo_error(status: StatusCode, kind: &str) -> Response {
     (status, [("content-type", "application/x-amz-json-1.0")], body).into_response()
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Dynamo,
+    Sqs,
+    Management,
+    Other,
+}
+
+impl Service {
+    fn error(self, status: StatusCode, kind: &str) -> Response {
+        match self {
+            Service::Dynamo => dynamo_error(status, kind),
+            Service::Sqs => {
+                let body = format!(r#"{{"__type":"com.amazonaws.sqs#{kind}","message":"injected by the test proxy"}}"#);
+                (
+                    status,
+                    [("content-type", "application/x-amz-json-1.0"), ("x-amzn-query-error", "InternalError;Receiver")],
+                    body,
+                )
+                    .into_response()
+            }
+            Service::Management | Service::Other => {
+                let body = r#"{"message":"injected by the test proxy"}"#;
+                (status, [("content-type", "application/json"), ("x-amzn-errortype", kind)], body).into_response()
+            }
+        }
+    }
+
+    fn throttled(self) -> Response {
+        match self {
+            Service::Dynamo => dynamo_error(StatusCode::BAD_REQUEST, "ThrottlingException"),
+            Service::Sqs => self.error(StatusCode::BAD_REQUEST, "ThrottlingException"),
+            Service::Management | Service::Other => self.error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException"),
+        }
+    }
+}
+
 async fn forward(State(proxy): State<Arc<AwsProxy>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body: Bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
@@ -89,14 +131,27 @@ async fn forward(State(proxy): State<Arc<AwsProxy>>, request: Request) -> Respon
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     // One in three faults of each kind.
-    let fault = (target.starts_with("DynamoDB_")
-        && random_per_mille() < proxy.faults_per_mille.load(Ordering::Relaxed))
-    .then(|| ["refused", "throttled", "answer lost"][(random_per_mille() % 3) as usize]);
+    let service = if target.starts_with("DynamoDB_") {
+        Service::Dynamo
+    } else if target.starts_with("AmazonSQS.") {
+        Service::Sqs
+    } else if parts.uri.path().contains("/@connections/") {
+        Service::Management
+    } else {
+        Service::Other
+    };
+    let share = match service {
+        Service::Dynamo => proxy.faults_per_mille.load(Ordering::Relaxed),
+        Service::Sqs | Service::Management => proxy.other_faults_per_mille.load(Ordering::Relaxed),
+        Service::Other => 0,
+    };
+    let fault = (random_per_mille() < share)
+        .then(|| ["refused", "throttled", "answer lost"][(random_per_mille() % 3) as usize]);
     if let Some(kind) = fault {
         *proxy.faults.lock().expect("faults").entry(kind).or_default() += 1;
         match kind {
-            "refused" => return dynamo_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
-            "throttled" => return dynamo_error(StatusCode::BAD_REQUEST, "ThrottlingException"),
+            "refused" => return service.error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
+            "throttled" => return service.throttled(),
             _ => {}
         }
     }
@@ -110,12 +165,13 @@ async fn forward(State(proxy): State<Arc<AwsProxy>>, request: Request) -> Respon
     let url = format!("{}{}", proxy.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let mut upstream = proxy.client.request(parts.method.clone(), url).body(body);
     for (name, value) in &parts.headers {
-        if name != "host" && name != "content-length" {
+        // The Management API checks SigV4, which signs the host: keep it for that one.
+        if (name != "host" || service == Service::Management) && name != "content-length" {
             upstream = upstream.header(name, value);
         }
     }
     match upstream.send().await {
-        Ok(_) if fault.is_some() => dynamo_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
+        Ok(_) if fault.is_some() => service.error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
         Ok(answer) => {
             let status = answer.status();
             let headers = answer.headers().clone();

@@ -218,7 +218,8 @@ pub async fn start_with(
     }
     let config_table = config.table.clone();
     let ws_addr = ws_listener.local_addr().map_err(|e| e.to_string())?;
-    config.management_endpoint = Some(format!("http://{ws_addr}"));
+    // The gateway's own address, unless one is given (a fault-injecting proxy in front of it).
+    config.management_endpoint.get_or_insert_with(|| format!("http://{ws_addr}"));
     // The queue URL the template hands a function (`CHAT_SCHEDULE_QUEUE_URL: !Ref TheQueue`).
     if let Some(queue) = template.events.queue_env.get("CHAT_SCHEDULE_QUEUE_URL") {
         config.scheduling.queue_url = queues.get(queue).map(|q| q.url.clone());

@@ -143,7 +143,7 @@ async fn openapi_json_and_docs_are_served_without_a_token() {
     let (status, _) = env.call("GET", "/openapi.json", Some("not-a-token"), None).await;
     assert_eq!(status, 200);
     let (status, body) = env.call("POST", "/docs", None, None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_input")), "{body}");
+    assert_eq!((status, body["error"]["code"].as_str()), (405, Some("invalid_input")), "{body}");
 }
 
 /// The WebSocket actions the handlers answer: the template's route keys and the `$default`

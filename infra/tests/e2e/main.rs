@@ -28,6 +28,9 @@ mod scheduled;
 mod users;
 mod webhooks;
 // defects branch: sizes, security, fuzz, load, stale presence
+mod faults_push;
+mod fuzz;
+mod load;
 mod passwords;
 mod security;
 mod security_keys;

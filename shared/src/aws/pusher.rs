@@ -56,6 +56,11 @@ impl Pusher for ManagementApiPusher {
                     PushOutcome::Gone
                 } else if service.is_some_and(|se| se.is_payload_too_large_exception()) || status == Some(413) {
                     PushOutcome::TooLarge
+                } else if status.is_none_or(|s| s == 429 || s >= 500)
+                    || service.is_some_and(|se| se.is_limit_exceeded_exception())
+                {
+                    // No answer at all (timeout, connection refused or reset) or a throttle/5xx.
+                    PushOutcome::Retryable(DisplayErrorContext(e).to_string())
                 } else {
                     PushOutcome::Failed(DisplayErrorContext(e).to_string())
                 }

@@ -9,6 +9,8 @@ pub enum PushOutcome {
     Gone,
     /// API Gateway answered 413: the payload is over its 128 KB per message.
     TooLarge,
+    /// Throttled (429), a 5xx, a timeout or a connection failure: worth another try.
+    Retryable(String),
     Failed(String),
 }
 

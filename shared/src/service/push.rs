@@ -21,6 +21,12 @@ use crate::service::presence::{self, Announcement};
 /// API Gateway's limit on one message to a client; a bigger `PostToConnection` answers 413.
 pub const MAX_EVENT_BYTES: usize = 128 * 1024;
 
+/// Tries of a push that fails in a retryable way (throttled, 5xx, timeout), and the pause
+/// before each retry (doubling, with jitter). A push that still fails is logged with its
+/// reason and counted in `Delivery::failed`; the message itself is stored, so `sync` recovers it.
+const PUSH_TRIES: u32 = 4;
+const FIRST_RETRY_MS: u64 = 50;
+
 /// Bounds in-flight Management API calls per invocation (API Gateway has account-level limits too).
 const MAX_CONCURRENT_PUSHES: usize = 64;
 
@@ -188,7 +194,7 @@ async fn send_wave(app: &App, wave: Vec<Push>, delivery: &mut Delivery) -> Vec<P
             let outcome = if push.payload.len() > MAX_EVENT_BYTES {
                 PushOutcome::TooLarge
             } else {
-                app.pusher.push(&push.connection_id, &push.payload).await
+                push_with_retries(app, &push).await
             };
             let outcome = match outcome {
                 PushOutcome::TooLarge => {
@@ -211,13 +217,32 @@ async fn send_wave(app: &App, wave: Vec<Push>, delivery: &mut Delivery) -> Vec<P
                 gone.push(push);
             }
             PushOutcome::TooLarge => delivery.too_large += 1,
-            PushOutcome::Failed(reason) => {
+            PushOutcome::Failed(reason) | PushOutcome::Retryable(reason) => {
                 delivery.failed += 1;
                 tracing::warn!(connection = %push.connection_id, %reason, "push failed");
             }
         }
     }
     gone
+}
+
+/// One push, tried again while it fails in a retryable way.
+async fn push_with_retries(app: &App, push: &Push) -> PushOutcome {
+    let mut pause = FIRST_RETRY_MS;
+    let mut tries = 1;
+    loop {
+        let outcome = app.pusher.push(&push.connection_id, &push.payload).await;
+        match outcome {
+            PushOutcome::Retryable(ref reason) if tries < PUSH_TRIES => {
+                tracing::info!(connection = %push.connection_id, tries, %reason, "push retried");
+                let jitter = u64::from(ulid::Ulid::generate().random() as u8 % 32);
+                tokio::time::sleep(std::time::Duration::from_millis(pause + jitter)).await;
+                pause *= 2;
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The event meant for `push` is over API Gateway's limit: the connection gets a
@@ -233,7 +258,9 @@ async fn delivery_too_large(app: &App, push: &Push) {
     );
     tracing::warn!(connection = %push.connection_id, kind, bytes = push.payload.len(), "push too large");
     let error = ServerEvent::error(&err, request_id).to_json();
-    if let PushOutcome::Failed(reason) = app.pusher.push(&push.connection_id, &error).await {
+    if let PushOutcome::Failed(reason) | PushOutcome::Retryable(reason) =
+        app.pusher.push(&push.connection_id, &error).await
+    {
         tracing::warn!(connection = %push.connection_id, %reason, "could not report a push too large");
     }
 }

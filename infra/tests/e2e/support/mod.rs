@@ -2,7 +2,9 @@
 //! per test its own table, queues and gateway on random ports, driven by real HTTP and WebSocket
 //! clients.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use chat_local::aws_proxy::AwsProxy;
 use std::time::Duration;
 
 use chat::Config;
@@ -95,9 +97,40 @@ impl TestEnv {
         (Self::start_on(&url, |_| None, local::LocalOptions::default()).await, proxy)
     }
 
+    /// With one fault-injecting proxy in front of moto and another in front of the gateway's
+    /// Management API (`@connections`); returns (moto's proxy, the Management API's proxy).
+    pub async fn start_behind_proxies() -> (TestEnv, Arc<AwsProxy>, Arc<AwsProxy>) {
+        let (aws, aws_url) = AwsProxy::start(&aws_endpoint()).await;
+        let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (management, management_url) = AwsProxy::start(&format!("http://{}", ws.local_addr().unwrap())).await;
+        let env = Self::start_listening(&aws_url, ws, move |key| {
+            (key == "CHAT_MANAGEMENT_ENDPOINT").then(|| management_url.clone())
+        })
+        .await;
+        (env, aws, management)
+    }
+
     /// Against a given AWS endpoint (a counting proxy in front of moto, say).
     pub async fn start_on(
         endpoint: &str,
+        overrides: impl Fn(&str) -> Option<String>,
+        options: local::LocalOptions,
+    ) -> TestEnv {
+        let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_listening_with(endpoint, ws, overrides, options).await
+    }
+
+    async fn start_listening(
+        endpoint: &str,
+        ws: tokio::net::TcpListener,
+        overrides: impl Fn(&str) -> Option<String>,
+    ) -> TestEnv {
+        Self::start_listening_with(endpoint, ws, overrides, local::LocalOptions::default()).await
+    }
+
+    async fn start_listening_with(
+        endpoint: &str,
+        ws: tokio::net::TcpListener,
         overrides: impl Fn(&str) -> Option<String>,
         options: local::LocalOptions,
     ) -> TestEnv {
@@ -116,7 +149,6 @@ impl TestEnv {
             })
         })
         .expect("config");
-        let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
         let backend = local::start_with(&template, &endpoint, config, ws, http, options).await.expect("local backend");

@@ -1,4 +1,5 @@
-//! A proxy between the functions and the AWS endpoint that counts every request by operation,
+//! A proxy between the functions and the AWS endpoint that counts every request by operation
+//! and caller (each function's apart, and the local stand-ins' own, account.rs),
 //! can delay each one (to count sequential round trips), and can inject faults into a share of
 //! DynamoDB requests (and, separately, of Management API and SQS requests): refused before they
 //! reach the upstream (500), throttled (400/429), or carried out with their answer lost (500
@@ -28,7 +29,9 @@ pub struct AwsProxy {
     /// Share of Management API (`/@connections/`) and SQS requests that fail, per thousand:
     /// refused (500), throttled (429 / SQS throttling) or carried out with the answer lost.
     pub other_faults_per_mille: AtomicU64,
-    counts: Mutex<BTreeMap<String, u64>>,
+    /// Requests by caller (the SDK app name, account.rs: `chat-fn-<binary>`, `EMULATION_APP`, or
+    /// `""`), then by operation.
+    counts: Mutex<BTreeMap<String, BTreeMap<String, u64>>>,
     /// Prices DynamoDB requests while enabled (`make bench`).
     pub pricing: Pricing,
     faults: Mutex<BTreeMap<&'static str, u64>>,
@@ -56,9 +59,27 @@ impl AwsProxy {
         (proxy, url)
     }
 
-    /// Requests seen since the last call, by operation (`Query`, `TransactWriteItems`, …).
+    /// The functions' and clients' requests since the last call, by operation (`Query`,
+    /// `TransactWriteItems`, …); the local stand-ins' own are left for `take_emulation_counts`.
     pub fn take_counts(&self) -> BTreeMap<String, u64> {
-        std::mem::take(&mut *self.counts.lock().expect("counts"))
+        let mut counts = self.counts.lock().expect("counts");
+        let emulation = counts.remove(crate::account::EMULATION_APP);
+        let mut sum = BTreeMap::new();
+        for (operation, n) in std::mem::take(&mut *counts).into_values().flatten() {
+            *sum.entry(operation).or_default() += n;
+        }
+        counts.extend(emulation.map(|e| (crate::account::EMULATION_APP.to_string(), e)));
+        sum
+    }
+
+    /// One function's requests since the last call (`binary` as in template.yaml's `Binary`).
+    pub fn take_counts_of(&self, binary: &str) -> BTreeMap<String, u64> {
+        self.counts.lock().expect("counts").remove(&format!("chat-fn-{binary}")).unwrap_or_default()
+    }
+
+    /// The local stand-ins' own requests since the last call (pollers, deliveries, checks).
+    pub fn take_emulation_counts(&self) -> BTreeMap<String, u64> {
+        self.counts.lock().expect("counts").remove(crate::account::EMULATION_APP).unwrap_or_default()
     }
 
     /// Faults injected so far, by kind.
@@ -125,7 +146,8 @@ async fn forward(State(proxy): State<Arc<AwsProxy>>, request: Request) -> Respon
     } else {
         target.rsplit('.').next().unwrap_or(&target).to_string()
     };
-    *proxy.counts.lock().expect("counts").entry(operation.clone()).or_default() += 1;
+    let caller = crate::account::caller(&parts.headers);
+    *proxy.counts.lock().expect("counts").entry(caller.clone()).or_default().entry(operation.clone()).or_default() += 1;
     let delay = proxy.delay_ms.load(Ordering::Relaxed);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -159,7 +181,7 @@ async fn forward(State(proxy): State<Arc<AwsProxy>>, request: Request) -> Respon
         .then(|| serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default());
     let up = Upstream { url: &proxy.upstream, client: &proxy.client, headers: &parts.headers };
     let before = match &priced {
-        Some(request) => Some(proxy.pricing.before(&up, &operation, request).await),
+        Some(request) => Some(proxy.pricing.before(&up, &caller, &operation, request).await),
         None => None,
     };
     let url = format!("{}{}", proxy.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));

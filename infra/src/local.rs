@@ -196,7 +196,11 @@ pub async fn start_with(
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     crate::bootstrap::create_table(&dynamo, &config.table, &template.table).await?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let sqs_for_recovery = sqs.clone();
+    // What Lambda's pollers, EventBridge and the gateway's own checks ask of the endpoint is tagged,
+    // so a counting proxy tells it from the functions' requests (aws_proxy.rs).
+    let emulation = crate::account::emulation_sdk_config(&sdk);
+    let emulation_sqs = aws_sdk_sqs::Client::new(&emulation);
+    let emulation_dynamo = aws_sdk_dynamodb::Client::new(&emulation);
     let queues =
         crate::bootstrap::create_queues(&sqs, &config.table, &template.events.queues, options.visibility_timeout_secs)
             .await?;
@@ -247,19 +251,20 @@ pub async fn start_with(
     let schedules = LocalSchedules::new(functions.clone(), template.events.schedules.clone());
     let mut event_tasks = crate::sqs_mapping::start(
         functions.clone(),
-        sqs.clone(),
+        emulation_sqs.clone(),
         &template.events.queue_mappings,
         &queues,
         options.poll.clone(),
     )?;
-    event_tasks.0.push(watch_resources(&dynamo, &sqs_for_recovery, &config_table, &template, &options));
+    event_tasks.0.push(watch_resources(&emulation_dynamo, &emulation_sqs, &config_table, &template, &options));
     if let Some(stream) = &stream {
         let mappings = &template.streams.mappings;
         let mut readers =
-            crate::streams::start(functions.clone(), endpoint, sqs.clone(), stream, mappings, &queues).await?;
+            crate::streams::start(functions.clone(), endpoint, emulation_sqs.clone(), stream, mappings, &queues)
+                .await?;
         event_tasks.0.append(&mut readers.0);
     }
-    event_tasks.0.append(&mut crate::bus::start(functions.clone(), sqs, &buses, &template.bus, &queues).0);
+    event_tasks.0.append(&mut crate::bus::start(functions.clone(), emulation_sqs, &buses, &template.bus, &queues).0);
     if options.clock {
         let mut clock = schedules.start_clock();
         event_tasks.0.append(&mut clock.0);
@@ -334,8 +339,9 @@ async fn per_function_apps(
             own.jwt_keys_parameter = None;
             own.jwt_secret = String::new();
         }
-        let mut app = App::with_sdk_config(own, sdk).map_err(|e| e.to_string())?;
-        app.load_jwt_keys(sdk).await.map_err(|e| e.message)?;
+        let sdk = crate::account::function_sdk_config(sdk, binary);
+        let mut app = App::with_sdk_config(own, &sdk).map_err(|e| e.to_string())?;
+        app.load_jwt_keys(&sdk).await.map_err(|e| e.message)?;
         apps.insert(binary.clone(), app);
     }
     Ok(apps)

@@ -48,6 +48,17 @@ impl Units {
     pub fn dollars(&self) -> f64 {
         (self.total_wru() * 0.625 + self.rru * 0.125) / 1e6
     }
+
+    fn add(&mut self, other: Units) {
+        self.wru += other.wru;
+        self.index_wru += other.index_wru;
+        self.rru += other.rru;
+        for (operation, (w, r)) in other.by_operation {
+            let entry = self.by_operation.entry(operation).or_default();
+            entry.0 += w;
+            entry.1 += r;
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -68,12 +79,14 @@ struct Schema {
 pub struct Pricing {
     enabled: AtomicBool,
     schemas: Mutex<HashMap<String, Schema>>,
-    units: Mutex<Units>,
+    /// By caller (the SDK app name, account.rs).
+    units: Mutex<BTreeMap<String, Units>>,
 }
 
 /// A write's item as the pricer saw it before the request.
 pub struct Before {
     items: Vec<WriteItem>,
+    caller: String,
 }
 
 struct WriteItem {
@@ -95,12 +108,23 @@ impl Pricing {
         self.enabled.load(Ordering::Relaxed)
     }
 
+    /// Every caller's units since the last take.
     pub fn take(&self) -> Units {
-        std::mem::take(&mut *self.units.lock().expect("units"))
+        let mut sum = Units::default();
+        for units in std::mem::take(&mut *self.units.lock().expect("units")).into_values() {
+            sum.add(units);
+        }
+        sum
     }
 
-    fn add(&self, operation: &str, table_wru: f64, index_wru: f64, rru: f64) {
-        let mut units = self.units.lock().expect("units");
+    /// One function's units since the last take (`binary` as in template.yaml's `Binary`).
+    pub fn take_of(&self, binary: &str) -> Units {
+        self.units.lock().expect("units").remove(&format!("chat-fn-{binary}")).unwrap_or_default()
+    }
+
+    fn add(&self, caller: &str, operation: &str, table_wru: f64, index_wru: f64, rru: f64) {
+        let mut all = self.units.lock().expect("units");
+        let units = all.entry(caller.to_string()).or_default();
         units.wru += table_wru;
         units.index_wru += index_wru;
         units.rru += rru;
@@ -110,7 +134,7 @@ impl Pricing {
     }
 
     /// Reads what a write will change, before it is forwarded.
-    pub async fn before(&self, up: &Upstream<'_>, operation: &str, body: &Value) -> Before {
+    pub async fn before(&self, up: &Upstream<'_>, caller: &str, operation: &str, body: &Value) -> Before {
         let mut items = Vec::new();
         let mut push = |table: &str, key: Value, put: Option<Map<String, Value>>, delete: bool, check: bool| {
             items.push(WriteItem { table: table.to_string(), key, old: None, put, delete, condition_check: check });
@@ -155,7 +179,7 @@ impl Pricing {
         for item in &mut items {
             item.old = up.get_item(&item.table, &item.key).await;
         }
-        Before { items }
+        Before { items, caller: caller.to_string() }
     }
 
     /// Prices a forwarded request from its answer (and, for writes, what [`Pricing::before`] saw).
@@ -169,7 +193,7 @@ impl Pricing {
                     None => answer["Item"].as_object().map(item_size).unwrap_or(0),
                     Some(_) => up.get_item(table, &body["Key"]).await.as_ref().map(item_size).unwrap_or(0),
                 };
-                self.add(operation, 0.0, 0.0, read_units(size) * factor);
+                self.add(&before.caller, operation, 0.0, 0.0, read_units(size) * factor);
             }
             "BatchGetItem" => {
                 let mut rru = 0.0;
@@ -202,7 +226,7 @@ impl Pricing {
                         rru += read_units(size) * factor;
                     }
                 }
-                self.add(operation, 0.0, 0.0, rru);
+                self.add(&before.caller, operation, 0.0, 0.0, rru);
             }
             "Query" | "Scan" => {
                 if failed {
@@ -213,7 +237,7 @@ impl Pricing {
                     Some(items) => items.iter().filter_map(Value::as_object).map(item_size).sum(),
                     None => 0,
                 };
-                self.add(operation, 0.0, 0.0, read_units(bytes) * factor);
+                self.add(&before.caller, operation, 0.0, 0.0, read_units(bytes) * factor);
             }
             "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem" => {
                 // Conditions refused: nothing changed, each item is charged as it stands. A cancelled
@@ -247,7 +271,7 @@ impl Pricing {
                         index_wru += index_writes(&schema, old.as_ref(), new.as_ref());
                     }
                 }
-                self.add(operation, table_wru, index_wru, 0.0);
+                self.add(&before.caller, operation, table_wru, index_wru, 0.0);
             }
             _ => {}
         }

@@ -77,6 +77,7 @@ impl StreamsApi {
             .post(&self.endpoint)
             .header("x-amz-target", format!("DynamoDBStreams_20120810.{operation}"))
             .header("content-type", "application/x-amz-json-1.0")
+            .header("x-amz-user-agent", format!("app/{}", crate::account::EMULATION_APP))
             .header(
                 "authorization",
                 format!("AWS4-HMAC-SHA256 Credential=local/20260101/{REGION}/dynamodb/aws4_request, SignedHeaders=host, Signature=0"),

@@ -291,8 +291,9 @@ async fn aws_requests_per_upload_and_per_attachment_message() {
     let body = json!({"fileName": "n.txt", "contentType": "text/plain", "size": 4, "kind": "file"});
     let (status, ticket) = declare(&env, &ann, body).await;
     assert_eq!(status, 201);
-    let upload = summarise(proxy.take_counts());
-    eprintln!("AWS requests per POST /uploads: {upload:?}; {:?}", proxy.pricing.take());
+    // Only the HTTP API's own requests: the stream's consumers (events, push) run meanwhile.
+    let upload = summarise(proxy.take_counts_of("http-api"));
+    eprintln!("AWS requests per POST /uploads: {upload:?}; {:?}", proxy.pricing.take_of("http-api"));
     assert_eq!(upload.get("PutItem"), Some(&1), "one record, no S3 request (presigning is local): {upload:?}");
     assert_eq!(upload.values().sum::<u64>(), 1, "{upload:?}");
 
@@ -302,14 +303,15 @@ async fn aws_requests_per_upload_and_per_attachment_message() {
     let (status, _) =
         post(&env, &ann, &conversation, json!({"attachmentId": ticket["attachmentId"], "clientMsgId": "k1"})).await;
     assert_eq!(status, 201);
-    let with_attachment = summarise(proxy.take_counts());
-    let attachment_units = proxy.pricing.take();
+    let with_attachment = summarise(proxy.take_counts_of("http-api"));
+    let attachment_units = proxy.pricing.take_of("http-api");
     let (status, _) = post(&env, &ann, &conversation, json!({"content": "plain", "clientMsgId": "k2"})).await;
     assert_eq!(status, 201);
-    let plain = summarise(proxy.take_counts());
-    let plain_units = proxy.pricing.take();
+    let plain = summarise(proxy.take_counts_of("http-api"));
+    let plain_units = proxy.pricing.take_of("http-api");
     eprintln!("AWS requests per message with an attachment: {with_attachment:?}; {attachment_units:?}");
     eprintln!("AWS requests per text message: {plain:?}; {plain_units:?}");
+    eprintln!("and of the local stand-ins meanwhile (pollers, not counted): {:?}", proxy.take_emulation_counts());
     // What the attachment adds to a message: HeadObject, the claim, the tag's removal.
     assert_eq!(with_attachment.get("S3 HeadObject"), Some(&1));
     assert_eq!(with_attachment.get("S3 DeleteObject(Tagging)"), Some(&1));

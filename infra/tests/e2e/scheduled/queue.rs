@@ -190,7 +190,8 @@ async fn measure_requests_and_delay_per_scheduled_message() {
     env.eventually("all sent", || async { scheduled_list(&env, &ann).await.iter().all(|m| m["status"] == "sent") })
         .await;
     let mut working = proxy.take_counts();
-    let polls = working.remove("ReceiveMessage").unwrap_or(0);
+    working.remove("ReceiveMessage");
+    let polls = proxy.take_emulation_counts().remove("ReceiveMessage").unwrap_or(0);
     eprintln!("measure: {N} scheduled messages, 2 open connections (one per member)");
     eprintln!("measure: POST /scheduled-messages per message: {}", per_message(&scheduling, N));
     eprintln!("measure: dispatcher per message: {}", per_message(&dispatching, N));

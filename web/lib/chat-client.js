@@ -636,10 +636,16 @@ export class ChatClient extends Emitter {
     this._recomputeStatus(c.id);
   }
   createDirect(userId) {
-    return this.api('POST', '/conversations', { body: { type: 'direct', userId } }).then((c) => (this._learnMembers(c), c));
+    return this.api('POST', '/conversations', { body: { type: 'direct', userId } }).then((c) => (this._learnMembers(c), this._refreshPresence(c), c));
   }
   createGroup(name, memberIds = []) {
-    return this.api('POST', '/conversations', { body: { type: 'group', name, memberIds } }).then((c) => (this._learnMembers(c), c));
+    return this.api('POST', '/conversations', { body: { type: 'group', name, memberIds } }).then((c) => (this._learnMembers(c), this._refreshPresence(c), c));
+  }
+  /** Presence is shown only to people who share a conversation, so what a search answered before
+   *  this one existed said nothing: ask again for its (few) members, in the background. */
+  _refreshPresence(c) {
+    const others = (c?.members || []).map((m) => m.userId).filter((id) => id !== this.user?.id);
+    for (const id of others.slice(0, 50)) this.getUser(id, { fresh: true }).catch(() => {});
   }
   createRoom(name) {
     return this.api('POST', '/conversations', { body: { type: 'room', name } }).then((c) => (this._learnMembers(c), c));

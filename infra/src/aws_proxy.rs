@@ -77,6 +77,11 @@ impl AwsProxy {
         self.counts.lock().expect("counts").remove(&format!("chat-fn-{binary}")).unwrap_or_default()
     }
 
+    /// One function's requests so far, leaving them counted (a bench waits on one to appear).
+    pub fn counts_of(&self, binary: &str) -> BTreeMap<String, u64> {
+        self.counts.lock().expect("counts").get(&format!("chat-fn-{binary}")).cloned().unwrap_or_default()
+    }
+
     /// The local stand-ins' own requests since the last call (pollers, deliveries, checks).
     pub fn take_emulation_counts(&self) -> BTreeMap<String, u64> {
         self.counts.lock().expect("counts").remove(crate::account::EMULATION_APP).unwrap_or_default()
@@ -86,6 +91,15 @@ impl AwsProxy {
     pub fn faults(&self) -> BTreeMap<&'static str, u64> {
         self.faults.lock().expect("faults").clone()
     }
+}
+
+/// `Action` of a query-protocol request (`Action=Publish&Version=…`), if the body is one.
+fn query_action(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    text.split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .filter(|a| a.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map(str::to_string)
 }
 
 fn random_per_mille() -> u64 {
@@ -141,10 +155,13 @@ async fn forward(State(proxy): State<Arc<AwsProxy>>, request: Request) -> Respon
     let (parts, body) = request.into_parts();
     let body: Bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    let operation = if target.is_empty() {
-        format!("{} {}", parts.method, parts.uri.path())
-    } else {
+    let operation = if !target.is_empty() {
         target.rsplit('.').next().unwrap_or(&target).to_string()
+    } else if let Some(action) = query_action(&body) {
+        // The query protocol (SNS, STS): `Action=Publish&…` in a form body.
+        action
+    } else {
+        format!("{} {}", parts.method, parts.uri.path())
     };
     let caller = crate::account::caller(&parts.headers);
     *proxy.counts.lock().expect("counts").entry(caller.clone()).or_default().entry(operation.clone()).or_default() += 1;

@@ -14,6 +14,7 @@ pub mod local;
 pub mod pattern;
 pub mod pricing;
 pub mod recovery;
+pub mod restore;
 pub mod schedules;
 pub mod sqs_mapping;
 pub mod streams;

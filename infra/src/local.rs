@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use crate::bootstrap::LocalQueue;
 use crate::gateway::{ConnectionLimits, GatewayOptions, RunningGateway, serve};
 use crate::invoke::{Invoke, InvokeError, Limited};
+use crate::restore::Restore;
 use crate::schedules::{LocalSchedules, Tasks};
 use crate::sqs_mapping::PollOptions;
 use crate::template::Template;
@@ -230,12 +231,15 @@ pub async fn start_with(
     }
     // The JWT keys as on AWS: a SecureString parameter read at init. Unless one is named, the
     // bootstrap makes it in the emulator from CHAT_JWT_SECRET (docs/protocol.md, "Signing keys").
+    let mut jwt_keys = None;
     if config.jwt_keys_parameter.is_none() && !config.jwt_secret.is_empty() {
         let name = format!("/{}/jwt-keys", config.table);
-        chat::aws::jwt_keys::put(&sdk, &name, &format!("{}={}", chat::auth::tokens::LOCAL_KID, config.jwt_secret))
+        let value = format!("{}={}", chat::auth::tokens::LOCAL_KID, config.jwt_secret);
+        chat::aws::jwt_keys::put(&sdk, &name, &value)
             .await
             .map_err(|e| format!("cannot create the JWT keys parameter: {}", e.message))?;
-        config.jwt_keys_parameter = Some(name);
+        config.jwt_keys_parameter = Some(name.clone());
+        jwt_keys = Some((name, value));
     }
     check_environment(&template)?;
     let own = per_function_apps(&template, &config, &sdk).await?;
@@ -256,14 +260,26 @@ pub async fn start_with(
         &queues,
         options.poll.clone(),
     )?;
-    event_tasks.0.push(watch_resources(&emulation_dynamo, &emulation_sqs, &config_table, &template, &options));
-    if let Some(stream) = &stream {
-        let mappings = &template.streams.mappings;
-        let mut readers =
-            crate::streams::start(functions.clone(), endpoint, emulation_sqs.clone(), stream, mappings, &queues)
-                .await?;
-        event_tasks.0.append(&mut readers.0);
-    }
+    let readers = match &stream {
+        Some(stream) => {
+            let mappings = &template.streams.mappings;
+            crate::streams::start(functions.clone(), endpoint, emulation_sqs.clone(), stream, mappings, &queues).await?
+        }
+        None => Tasks::default(),
+    };
+    // After an emulator restart everything above is made again, the stream's readers included.
+    let restore = Arc::new(Restore {
+        sdk: emulation.clone(),
+        endpoint: endpoint.to_string(),
+        table: config_table.clone(),
+        template: template.clone(),
+        visibility_timeout_secs: options.visibility_timeout_secs,
+        invoker: functions.clone(),
+        bucket: template.bucket.as_ref().and(app.config.attachments_bucket.clone()),
+        jwt_keys,
+        readers: std::sync::Mutex::new(readers),
+    });
+    event_tasks.0.push(watch_resources(&emulation_dynamo, &config_table, restore, &options));
     event_tasks.0.append(&mut crate::bus::start(functions.clone(), emulation_sqs, &buses, &template.bus, &queues).0);
     if options.clock {
         let mut clock = schedules.start_clock();
@@ -280,24 +296,16 @@ pub async fn start_with(
     Ok(LocalBackend { gateway, app, sdk, queues, schedules, event_tasks })
 }
 
-/// Re-creates the table and the queues (same names, so the same URLs) when the emulator lost them.
+/// Re-creates every resource of the template (`restore.rs`) when the emulator lost the table.
 fn watch_resources(
     dynamo: &aws_sdk_dynamodb::Client,
-    sqs: &aws_sdk_sqs::Client,
     table: &str,
-    template: &Template,
+    restore: Arc<Restore>,
     options: &LocalOptions,
 ) -> tokio::task::JoinHandle<()> {
-    let (dynamo_c, sqs, name) = (dynamo.clone(), sqs.clone(), table.to_string());
-    let (definition, queues) = (template.table.clone(), template.events.queues.clone());
-    let visibility = options.visibility_timeout_secs;
     let recreate: crate::recovery::Recreate = Box::new(move || {
-        let (dynamo, sqs, name, definition, queues) =
-            (dynamo_c.clone(), sqs.clone(), name.clone(), definition.clone(), queues.clone());
-        Box::pin(async move {
-            crate::bootstrap::create_table(&dynamo, &name, &definition).await?;
-            crate::bootstrap::create_queues(&sqs, &name, &queues, visibility).await.map(|_| ())
-        })
+        let restore = restore.clone();
+        Box::pin(async move { restore.run().await })
     });
     crate::recovery::watch(dynamo.clone(), table.to_string(), options.recovery_interval, recreate)
 }
@@ -334,6 +342,17 @@ async fn per_function_apps(
         }
         if !names.contains("CHAT_MANAGEMENT_ENDPOINT") {
             own.management_endpoint = None;
+        }
+        // The bus and the platform applications only where the template hands them over (the
+        // events and push functions), so a function that forgets one fails here as on AWS.
+        if !names.contains("CHAT_EVENT_BUS") {
+            own.events.bus = None;
+        }
+        if !names.contains("CHAT_APNS_PLATFORM_APPLICATION_ARN") {
+            own.events.apns_application = None;
+        }
+        if !names.contains("CHAT_FCM_PLATFORM_APPLICATION_ARN") {
+            own.events.fcm_application = None;
         }
         if !names.contains("CHAT_JWT_KEYS_PARAMETER") {
             own.jwt_keys_parameter = None;

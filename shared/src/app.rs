@@ -7,7 +7,7 @@ use crate::aws::{DynamoStore, ManagementApiPusher};
 use crate::config::Config;
 use crate::error::Result;
 use crate::ports::{
-    Directory, EventPublisher, ObjectStore, PushNotifier, Pusher, Queue, RateLimiter, ScheduleStore, Store,
+    Directory, EventPublisher, ObjectStore, PushHandOff, PushNotifier, Pusher, Queue, RateLimiter, ScheduleStore, Store,
 };
 
 #[derive(Clone)]
@@ -28,6 +28,8 @@ pub struct App {
     pub events: Option<Arc<dyn EventPublisher>>,
     /// SNS mobile push; only the push function has it (a platform application ARN is set).
     pub notifier: Option<Arc<dyn PushNotifier>>,
+    /// Where the push function hands on the rest of a big conversation (the bus, `CHAT_EVENT_BUS`).
+    pub push_hand_off: Option<Arc<dyn PushHandOff>>,
     /// The attachments bucket (`CHAT_ATTACHMENTS_BUCKET`); `None`: uploads are refused.
     pub objects: Option<Arc<dyn ObjectStore>>,
 }
@@ -66,11 +68,13 @@ impl App {
         app.schedules = Some(store);
         app.queue = queue;
         // Each client only where its function needs it (init time stays flat elsewhere).
-        app.events = app.config.events.bus.clone().map(|bus| -> Arc<dyn EventPublisher> {
+        let bus = app.config.events.bus.clone().map(|bus| {
             Arc::new(crate::aws::eventbridge::EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(sdk), bus))
         });
+        app.events = bus.clone().map(|b| -> Arc<dyn EventPublisher> { b });
         if app.config.events.push_on() {
             app.notifier = Some(Arc::new(crate::aws::sns::SnsNotifier::new(aws_sdk_sns::Client::new(sdk))));
+            app.push_hand_off = bus.map(|b| -> Arc<dyn PushHandOff> { b });
         }
         app.objects = app
             .config
@@ -105,6 +109,7 @@ impl App {
             queue: None,
             events: None,
             notifier: None,
+            push_hand_off: None,
             objects: None,
         }
     }

@@ -132,7 +132,7 @@ impl Config {
             presence_max_room_members: positive("CHAT_PRESENCE_MAX_ROOM_MEMBERS", 100)? as usize,
             presence_max_contacts: positive("CHAT_PRESENCE_MAX_CONTACTS", 300)? as usize,
             scheduling: ScheduleConfig::from_lookup(&lookup)?,
-            events: EventsConfig::from_lookup(&lookup),
+            events: EventsConfig::from_lookup(&lookup)?,
             attachments_bucket: lookup("CHAT_ATTACHMENTS_BUCKET").filter(|v| !v.is_empty()),
             upload_url_ttl_secs: positive("CHAT_UPLOAD_URL_TTL_SECS", 300)? as u64,
             download_url_ttl_secs: positive("CHAT_DOWNLOAD_URL_TTL_SECS", 3600)? as u64,

@@ -32,7 +32,7 @@ pub use events::EventPublisher;
 pub use matching::{CallStore, MatchStore, Pairing};
 pub use members::{AddMember, AddRule, MemberStore, RemoveMember};
 pub use messages::{Audience, ChangedMessage, Claim, HistoryPage, MessageChange, MessageStore, StoredMessage};
-pub use notifications::{NotificationSettings, Published, PushNotifier, Recipient};
+pub use notifications::{NotificationSettings, Published, PushHandOff, PushNotifier, Recipient};
 pub use presence::{ConnectionInfo, PresenceDirectory};
 pub use profiles::ProfileDirectory;
 pub use pusher::{PushOutcome, Pusher};

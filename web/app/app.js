@@ -184,6 +184,8 @@ function upsertConv(c, { fromList = false } = {}) {
     next.unread = c.unreadCount || 0;
     next.countedUpTo = c.lastMessage?.id;
   }
+  // Only the list says whether the caller muted a conversation; other sources leave it as it was.
+  if (typeof c.muted === 'boolean') next.muted = c.muted;
   S.convs.set(c.id, next);
   if (next.type === 'direct') {
     const peer = directPeer(c.id, me());

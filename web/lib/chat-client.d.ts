@@ -77,6 +77,8 @@ export interface Conversation {
   lastActivityAt: string;
   members?: Member[];
   unreadCount?: number;
+  /** The caller's push setting (`GET /conversations` only; `setMuted` changes it). */
+  muted?: boolean;
 }
 
 export interface Receipt {

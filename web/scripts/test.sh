@@ -3,8 +3,7 @@
 # npm dev dependencies), checks the library against docs/asyncapi.yaml, measures its size, then
 # runs the browser tests in headless Chromium.
 #
-#   web/scripts/test.sh                   core tests; starts its own backend (cargo run --bin local-gateway)
-#   CHAT_WEB_TESTS=all web/scripts/test.sh   also the tests pending on the server (they fail until it serves them)
+#   web/scripts/test.sh                   all tests; starts its own backend (cargo run --bin local-gateway)
 #   CHAT_WEB_HTTP_URL=http://127.0.0.1:3000 CHAT_WEB_WS_URL=ws://127.0.0.1:3001 web/scripts/test.sh
 #                                         against a gateway that is already running
 #   CHAT_WEB_ONLY=<text>                  only the tests whose name contains <text>

@@ -1,7 +1,6 @@
 // What every browser test gets: pages that are policed for console errors, users made through
 // the UI or the API, screenshots, and small assertions.
 import { expectConsole, police, shotPath } from './harness.mjs';
-import { installFake } from './contract-fake.mjs';
 
 const RUN = Date.now().toString(36).slice(-6);
 let userSeq = 0;
@@ -39,7 +38,7 @@ export function uniqueName(prefix) {
   return `${prefix}${RUN}${userSeq}`.slice(0, 32);
 }
 
-export function makeContext({ browser, backend, site, figures, testName, fake }) {
+export function makeContext({ browser, backend, site, figures, testName }) {
   const contexts = [];
   const pages = [];
   const errors = [];
@@ -57,7 +56,6 @@ export function makeContext({ browser, backend, site, figures, testName, fake })
     async newPage(label, { viewport = { width: 1280, height: 800 }, url = '/', ready = true, permissions } = {}) {
       const context = await browser.newContext({ viewport, permissions });
       contexts.push(context);
-      if (fake) await installFake(context, { httpUrl: backend.httpUrl, wsUrl: backend.wsUrl, state: fake });
       const page = await context.newPage();
       page._label = label;
       police(page, label, errors);
@@ -161,7 +159,6 @@ export function makeContext({ browser, backend, site, figures, testName, fake })
 
     async close() {
       for (const c of contexts) {
-        if (fake) await c.unrouteAll({ behavior: 'ignoreErrors' }).catch(() => {});
         await c.close().catch(() => {});
       }
     },

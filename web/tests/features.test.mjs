@@ -1,7 +1,6 @@
 // The features of contract §4/§5 beyond plain chat, in the app against the real server:
 // attachments, voice notes, a call through the server's `call` relay, random matching, devices,
-// mute, the subprotocol token. A test may carry `pending: <why>` while the server lacks what it
-// needs (run.mjs then lists it without running it in the core tier); none does today.
+// mute, the subprotocol token.
 import { deflateSync } from 'node:zlib';
 import { assert, assertEqual, eventually, sleep } from './context.mjs';
 
@@ -175,11 +174,17 @@ export default [
       assertEqual(answer.status(), 200, 'PATCH /conversations/{id}/me answers 200');
       assertEqual((await answer.json()).muted, true, 'the server recorded muted');
       assert(await box.isChecked(), 'stays checked (the server accepted it)');
+      // The setting is the server's: a reload (a fresh list) shows it checked, not the default.
+      await pa.reload();
+      await pa.waitForSelector('#conversation-list li');
+      await pa.click('#settings-link');
+      const again = pa.locator('#mute-list input[type=checkbox]').first();
+      await again.waitFor();
+      assert(await again.isChecked(), 'still checked after a reload: GET /conversations carries the caller\'s muted');
     },
   },
   {
     name: 'library: the token travels as the Sec-WebSocket-Protocol subprotocol, not in the URL',
-    noFake: true, // the handshake itself is the server's part: nothing to fake in the browser
     async run(T) {
       const page = await T.newPage('A', { url: T.site.blank });
       const u = await T.apiUser('sub');

@@ -142,8 +142,19 @@ async fn only_members_mute_a_conversation() {
     assert_eq!(mine["userId"], bob.id.as_str());
     assert_eq!(mine["conversationId"], conversation.as_str());
     assert!(mine["role"].is_string(), "{mine}");
+    // the caller's list says it (only the caller's own setting: ann's list says false)
+    let listed = |who: &'static str, body: Value| {
+        let item = body["conversations"].as_array().unwrap().iter().find(|c| c["id"] == conversation.as_str()).cloned();
+        item.unwrap_or_else(|| panic!("{who}: {conversation} not listed: {body}"))["muted"].clone()
+    };
+    let (_, list) = env.call("GET", "/conversations", Some(&bob.access), None).await;
+    assert_eq!(listed("bob", list), true);
+    let (_, list) = env.call("GET", "/conversations", Some(&ann.access), None).await;
+    assert_eq!(listed("ann", list), false);
     let (_, mine) = env.call("PATCH", &path, Some(&bob.access), Some(json!({"muted": false}))).await;
     assert_eq!(mine["muted"], false);
+    let (_, list) = env.call("GET", "/conversations", Some(&bob.access), None).await;
+    assert_eq!(listed("bob", list), false);
 
     // a stranger and an unknown conversation learn nothing; nothing is created for them
     let (status, body) = env.call("PATCH", &path, Some(&eve.access), Some(json!({"muted": true}))).await;

@@ -256,6 +256,15 @@ fn every_event_source_of_the_template_runs_locally_and_nothing_else_does() {
         let push = t.bus.rules.iter().find(|r| r.name == "PushFunctionMessageCreated").expect("the push rule");
         assert_eq!(push.pattern, json!({"source": ["chat"], "detail-type": ["message.created"]}));
         assert_eq!(push.targets[0].dead_letter_queue.as_deref(), Some("PushDLQ"));
+        // the push function's hand-off of a big conversation comes back to it, and only to it
+        let more =
+            t.bus.rules.iter().find(|r| r.name == "PushFunctionPushContinuation").expect("the continuation rule");
+        assert_eq!(more.pattern, json!({"source": ["chat.push"], "detail-type": ["push.continuation"]}));
+        assert_eq!(more.targets[0].dead_letter_queue.as_deref(), Some("PushDLQ"));
+        let continuation = json!({"source": "chat.push", "detail-type": "push.continuation", "detail": {}});
+        for r in t.bus.rules.iter().filter(|r| r.name != more.name) {
+            assert!(!chat_local::pattern::matches(&r.pattern, &continuation), "{} would see push.continuation", r.name);
+        }
         assert_eq!(t.bus.bus_env.get("CHAT_EVENT_BUS").map(String::as_str), Some("ChatEventBus"));
         assert!(t.bus.archives.is_empty(), "the archive is off by default");
         let webhook = t.bus.rules.iter().find(|r| r.name == "WebhookRule");

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use chat_local::account::{ACCOUNT_ID, REGION};
 use chat_local::emulator::{Moto, default_venv, free_port};
 use chat_local::local::LocalOptions;
 
@@ -180,6 +181,77 @@ async fn offline_unmuted_members_get_one_push_per_device_and_no_one_else_does() 
         assert!(endpoints(&aws, token).await.is_empty(), "{who} got a push");
     }
     cat_ws.assert_alive().await;
+    drop(env);
+    drop(moto);
+}
+
+/// A conversation bigger than one invocation's budget (`CHAT_PUSH_PER_INVOCATION`, 2 here) is
+/// finished by `push.continuation` events the push function puts on the bus: every offline member
+/// gets exactly one push, and an integrator's own rule on the bus sees the hand-offs, each with
+/// another member cursor.
+#[tokio::test]
+async fn a_conversation_bigger_than_one_invocation_is_finished_by_hand_offs() {
+    let moto = Moto::start(&default_venv(), free_port()).expect("an emulator of its own");
+    let aws = moto.endpoint.clone();
+    let budget = |k: &str| (k == "CHAT_PUSH_PER_INVOCATION").then(|| "2".to_string());
+    let env = TestEnv::start_on(&aws, budget, LocalOptions::default()).await;
+    // A rule of our own on the project's bus, into a queue of our own: what EventBridge delivers.
+    let (events, sqs) =
+        (aws_sdk_eventbridge::Client::new(&env.backend.sdk), aws_sdk_sqs::Client::new(&env.backend.sdk));
+    let watch = sqs.create_queue().queue_name("push-hand-offs").send().await.unwrap().queue_url.unwrap();
+    let bus = format!("{}-ChatEventBus", env.table);
+    let pattern = json!({"source": ["chat.push"]}).to_string();
+    events.put_rule().name("hand-offs").event_bus_name(&bus).event_pattern(pattern).send().await.unwrap();
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("q")
+        .arn(format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:push-hand-offs"))
+        .build()
+        .unwrap();
+    events.put_targets().rule("hand-offs").event_bus_name(&bus).targets(target).send().await.unwrap();
+
+    let ann = env.register("ann").await;
+    let mut members = Vec::new();
+    for i in 0..7 {
+        members.push(env.register(&format!("m{i}")).await);
+    }
+    let ids: Vec<&str> = members.iter().map(|u| u.id.as_str()).collect();
+    let body = json!({"type": "group", "name": "big", "memberIds": ids});
+    let (status, group) = env.call("POST", "/conversations", Some(&ann.access), Some(body)).await;
+    assert_eq!(status, 201, "{group}");
+    let group = group["id"].as_str().unwrap().to_string();
+    let mut tokens = Vec::new();
+    for m in &members {
+        tokens.push(device(&env, m, "ios").await);
+    }
+    let message = env.post_message(&ann, &group, "to everyone", "c1").await;
+    for token in &tokens {
+        let got = until_pushed(&aws, token, 1).await;
+        let apns: Value = serde_json::from_str(got[0]["APNS"].as_str().unwrap()).unwrap();
+        assert_eq!(apns["data"]["messageId"], message["id"]);
+    }
+    // no member twice (a hand-off goes on after the cursor, it does not start again)
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for token in &tokens {
+        assert_eq!(pushes(&aws, token).await.len(), 1, "{token} got more than one push");
+    }
+    let mut cursors = Vec::new();
+    loop {
+        let got = sqs.receive_message().queue_url(&watch).max_number_of_messages(10).send().await.unwrap();
+        let batch = got.messages.unwrap_or_default();
+        if batch.is_empty() {
+            break;
+        }
+        for m in batch {
+            let event: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            assert_eq!(event["detail-type"], "push.continuation", "{event}");
+            assert_eq!(event["detail"]["message"]["id"], message["id"]);
+            cursors.push(event["detail"]["cursor"].as_str().unwrap().to_string());
+        }
+    }
+    // 7 pushes at 2 per invocation: at least 3 invocations, so at least 2 hand-offs, all different
+    assert!(cursors.len() >= 2, "hand-offs seen: {cursors:?}");
+    let distinct: std::collections::BTreeSet<_> = cursors.iter().collect();
+    assert_eq!(distinct.len(), cursors.len(), "{cursors:?}");
     drop(env);
     drop(moto);
 }

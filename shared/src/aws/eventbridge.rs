@@ -1,6 +1,7 @@
 //! `EventPublisher` on EventBridge: `PutEvents` to the bus in requests of at most 10 entries
 //! (EventBridge's limit), entries that fail retried with backoff; what still fails is reported
-//! by index so the stream mapping redelivers only from there.
+//! by index so the stream mapping redelivers only from there. The push function's hand-off of a
+//! big conversation (`PushHandOff`) is one more entry on the same bus.
 
 use std::time::Duration;
 
@@ -9,9 +10,15 @@ use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
+use crate::domain::Message;
 use crate::domain::event::{Envelope, SOURCE};
 use crate::error::{ChatError, Result};
-use crate::ports::EventPublisher;
+use crate::ports::{EventPublisher, PushHandOff};
+
+/// The push function's own events: not `chat`, so integrators' rules (`source: [chat]`) and the
+/// webhook never see them.
+pub const PUSH_SOURCE: &str = "chat.push";
+pub const PUSH_CONTINUATION: &str = "push.continuation";
 
 /// PutEvents takes at most 10 entries per request.
 pub const PUT_EVENTS_MAX: usize = 10;
@@ -87,5 +94,33 @@ impl EventPublisher for EventBridgePublisher {
         }
         pending.sort_unstable();
         Ok(pending)
+    }
+}
+
+#[async_trait]
+impl PushHandOff for EventBridgePublisher {
+    async fn hand_off(&self, message: &Message, cursor: &str) -> Result<()> {
+        let detail = serde_json::json!({"message": message, "cursor": cursor});
+        let entry = PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus)
+            .source(PUSH_SOURCE)
+            .detail_type(PUSH_CONTINUATION)
+            .detail(detail.to_string())
+            .build();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+            match self.client.put_events().entries(entry.clone()).send().await {
+                Ok(out) if out.failed_entry_count == 0 => return Ok(()),
+                Ok(out) => {
+                    tracing::warn!(attempt, error = ?out.entries().first().and_then(|e| e.error_code()), "push hand-off refused")
+                }
+                Err(e) => tracing::warn!(attempt, error = %DisplayErrorContext(e), "push hand-off failed"),
+            }
+        }
+        // The invocation fails, and EventBridge retries it (the members before the cursor may then
+        // get a second push: a duplicate notification, never a missing one).
+        Err(ChatError::internal("the push continuation could not be put on the bus"))
     }
 }

@@ -71,6 +71,8 @@ impl Member {
 pub struct Membership {
     pub conversation_id: String,
     pub member: Member,
+    /// The member's own push setting (never shown to other members).
+    pub muted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -109,6 +111,11 @@ pub struct Conversation {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub unread_count: Option<u32>,
+    /// Whether the caller muted this conversation's push notifications (`GET /conversations` only;
+    /// set by `PATCH /conversations/{id}/me`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub muted: Option<bool>,
 }
 
 /// Largest group or room (API Gateway fan-out stays well within one invocation at this size).

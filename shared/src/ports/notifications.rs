@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::Member;
+use crate::domain::{Member, Message};
 use crate::error::Result;
 
 /// A member as the push function sees it.
@@ -43,4 +43,12 @@ pub trait PushNotifier: Send + Sync {
     async fn enable_endpoint(&self, endpoint: &str, token: &str) -> Result<()>;
     /// Publishes the platform payloads (SNS `MessageStructure: json`).
     async fn publish(&self, endpoint: &str, message: &str) -> Result<Published>;
+}
+
+/// Where a push too big for one invocation goes on: the members after `cursor` are notified by a
+/// later invocation of the push function (an event on the bus, so EventBridge's retry policy and
+/// dead-letter queue cover it as they cover the first one).
+#[async_trait]
+pub trait PushHandOff: Send + Sync {
+    async fn hand_off(&self, message: &Message, cursor: &str) -> Result<()>;
 }

@@ -70,6 +70,7 @@ pub async fn create(app: &App, caller: &str, body: CreateConversationBody) -> Re
         last_activity_at: now,
         members: None,
         unread_count: None,
+        muted: None,
     };
     match app.store.create_conversation(&conversation, &members).await? {
         CreateConversation::Created => {}
@@ -104,6 +105,7 @@ pub(crate) async fn create_direct(app: &App, id: &str, caller: &str, other: &str
         last_activity_at: String::new(),
         members: None,
         unread_count: None,
+        muted: None,
     };
     match app.store.create_direct_conversation(&conversation, [caller, other]).await? {
         CreateDirect::Created => Ok(true),
@@ -163,11 +165,10 @@ pub async fn list(app: &App, caller: &str, limit: Option<usize>, cursor: Option<
     let counts = unread_counts(app, caller, &memberships, &conversations).await?;
     for (conversation, count) in conversations.iter_mut().zip(counts) {
         conversation.unread_count = Some(count);
+        let membership = memberships.iter().find(|m| m.conversation_id == conversation.id);
+        conversation.muted = Some(membership.is_some_and(|m| m.muted));
         // The caller's cleared history hides the last message too.
-        let floor = memberships
-            .iter()
-            .find(|m| m.conversation_id == conversation.id)
-            .and_then(|m| m.member.history_floor().map(str::to_string));
+        let floor = membership.and_then(|m| m.member.history_floor().map(str::to_string));
         if let (Some(floor), Some(last)) = (floor, &conversation.last_message)
             && last.id <= floor
         {
@@ -370,6 +371,7 @@ mod tests {
             last_activity_at: "2026-11-24T10:00:00.000Z".into(),
             members: None,
             unread_count: None,
+            muted: None,
         };
         assert_eq!(decode_cursor(&encode_cursor(&c)).unwrap(), (c.last_activity_at.clone(), c.id.clone()));
         assert!(decode_cursor("%%%").is_err());

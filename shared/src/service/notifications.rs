@@ -2,8 +2,9 @@
 //! sender, has no open connection and has not muted the conversation gets an SNS mobile push on
 //! each device with a push token. Members are read a page at a time with their connection sets
 //! (one Query and one BatchGetItem per 100 members), devices of the offline ones 16 users at a
-//! time, and at most `MAX_PUSHES` notifications go out per message, so a big room's work is
-//! bounded per invocation.
+//! time. One invocation sends about `CHAT_PUSH_PER_INVOCATION` pushes (2,000) and then hands the
+//! member cursor on to the next (`PushHandOff`, an event on the bus), so a big room's work is
+//! bounded per invocation and every member is still reached.
 
 use std::collections::HashSet;
 
@@ -17,9 +18,6 @@ use crate::error::Result;
 use crate::ports::{Published, PushNotifier, PushTarget};
 
 pub const MEMBER_PAGE: usize = 100;
-/// A 5,000-member room of offline users with two devices each would be 10,000 publishes; the
-/// invocation stops here and says so in its log (EventBridge's retry would only repeat them).
-pub const MAX_PUSHES: usize = 2_000;
 const DEVICE_READS_IN_FLIGHT: usize = 16;
 const PUBLISHES_IN_FLIGHT: usize = 32;
 pub const BODY_MAX_CHARS: usize = 100;
@@ -30,8 +28,8 @@ pub struct PushReport {
     /// Endpoints SNS reported disabled that were re-enabled and published to again.
     pub refreshed: usize,
     pub failed: usize,
-    /// Pushes not sent because `MAX_PUSHES` was reached.
-    pub dropped: usize,
+    /// The member cursor handed on to the next invocation (this one reached its budget).
+    pub handed_off: Option<String>,
 }
 
 /// The notification's text: title = sender (and the group's name), body = the content cut to
@@ -64,14 +62,19 @@ pub fn payload(title: &str, body: &str, message: &Message) -> String {
     .to_string()
 }
 
-pub async fn notify(app: &App, message: &Message) -> Result<PushReport> {
+/// Pushes for `message` to the members after `from` (`None`: from the first member). Pages are
+/// whole, so an invocation may pass its budget by one page's devices; then the rest is handed on.
+pub async fn notify(app: &App, message: &Message, from: Option<String>) -> Result<PushReport> {
     let mut report = PushReport::default();
     let Some(notifier) = app.notifier.as_deref() else { return Ok(report) };
+    let budget = app.config.events.push_per_invocation;
+    // A small budget reads small pages, so it is not overshot by a whole 100-member page.
+    let page_size = budget.clamp(1, MEMBER_PAGE);
     // The text needs the sender's name (and the group's): read once, and only if someone gets a push.
     let mut payload: Option<String> = None;
-    let mut cursor = None;
+    let mut cursor = from;
     loop {
-        let (page, next) = app.store.recipients(&message.conversation_id, cursor, MEMBER_PAGE).await?;
+        let (page, next) = app.store.recipients(&message.conversation_id, cursor, page_size).await?;
         let candidates: Vec<String> =
             page.into_iter().filter(|r| !r.muted && r.user_id != message.sender_id).map(|r| r.user_id).collect();
         let online: HashSet<String> =
@@ -87,13 +90,11 @@ pub async fn notify(app: &App, message: &Message) -> Result<PushReport> {
             .into_iter()
             .flatten()
             .collect();
-        let room = MAX_PUSHES - report.sent - report.failed;
-        report.dropped += targets.len().saturating_sub(room);
         if payload.is_none() && !targets.is_empty() {
             payload = Some(text_of(app, message).await?);
         }
         let payload = payload.as_deref().unwrap_or_default();
-        let pushes = targets.into_iter().take(room).map(|target| push_one(app, notifier, target, payload));
+        let pushes = targets.into_iter().map(|target| push_one(app, notifier, target, payload));
         let outcomes: Vec<Outcome> =
             futures::stream::iter(pushes).buffer_unordered(PUBLISHES_IN_FLIGHT).collect().await;
         for outcome in outcomes {
@@ -107,13 +108,19 @@ pub async fn notify(app: &App, message: &Message) -> Result<PushReport> {
                 Outcome::Failed => report.failed += 1,
             }
         }
-        cursor = next;
-        if cursor.is_none() || report.sent + report.failed >= MAX_PUSHES {
-            break;
+        let Some(next) = next else { break };
+        if report.sent + report.failed >= budget {
+            match app.push_hand_off.as_deref() {
+                Some(hand_off) => {
+                    hand_off.hand_off(message, &next).await?;
+                    report.handed_off = Some(next);
+                    break;
+                }
+                // An App without a bus (built from bare ports) finishes here, unbounded.
+                None => tracing::warn!(message = %message.id, "push budget reached and no bus to hand on to"),
+            }
         }
-    }
-    if report.dropped > 0 || cursor.is_some() {
-        tracing::warn!(message = %message.id, dropped = report.dropped, "push limit per message reached");
+        cursor = Some(next);
     }
     Ok(report)
 }

@@ -201,6 +201,7 @@ mod tests {
                 last_read_at: None,
                 cleared_before: cleared.map(Into::into),
             },
+            muted: false,
         }
     }
 

@@ -14,6 +14,7 @@ mod fanout;
 mod init;
 mod load;
 mod memory;
+mod offpath;
 mod report;
 mod round_trips;
 
@@ -60,6 +61,10 @@ async fn main() {
     // The bench measures the code, not API Gateway's throttles: lift the stage limits and the
     // local account concurrency (`throttle` measures where the defaults start refusing).
     let mut options = local::LocalOptions { account_concurrency: 1000, ..Default::default() };
+    // Webhooks on, to a receiver of the bench's own (the off-path section times them).
+    let mut receiver = offpath::Receiver::start().await;
+    options.parameters.insert("WebhookUrl".to_string(), receiver.url.clone());
+    options.parameters.insert("WebhookKey".to_string(), offpath::WEBHOOK_KEY.to_string());
     for name in [
         "WebSocketThrottlingRateLimit",
         "WebSocketThrottlingBurstLimit",
@@ -74,6 +79,18 @@ async fn main() {
     let bench = Bench { backend, proxy: proxy.clone(), http: reqwest::Client::new() };
 
     let mut scene = Scene::set_up(&bench).await;
+
+    // `CHAT_BENCH_ONLY=offpath`: the events, webhook and push section only (bench/events-push.md).
+    if std::env::var("CHAT_BENCH_ONLY").as_deref() == Ok("offpath") {
+        let out = format!(
+            "# Events, webhooks and push\n\n{}",
+            offpath::render(&offpath::measure(&bench, &mut receiver).await)
+        );
+        println!("{out}");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench");
+        std::fs::write(dir.join("events-push.md"), &out).expect("write bench/events-push.md");
+        return;
+    }
 
     // `CHAT_BENCH_ONLY=fanout`: just the big-room measurement (it takes minutes on its own).
     if std::env::var("CHAT_BENCH_ONLY").as_deref() == Ok("fanout") {
@@ -111,6 +128,7 @@ async fn main() {
     }
 
     let load = load::measure(&bench).await;
+    let offpath = offpath::render(&offpath::measure(&bench, &mut receiver).await);
 
     // ---- fan-out: one message to a big room, every member online
     let room_size = fanout::room_size();
@@ -122,7 +140,7 @@ async fn main() {
     );
 
     let memory = memory::render(&memory::measure()) + "\n" + &init::render(&init::measure().await);
-    let report = report::render(started, &rows, &priced, &load, &fanout, room_size) + "\n" + &memory;
+    let report = report::render(started, &rows, &priced, &load, &fanout, room_size) + "\n" + &offpath + "\n" + &memory;
     println!("{report}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench");
     std::fs::create_dir_all(&dir).ok();

@@ -1,5 +1,6 @@
 //! Data and recovery: `/health` reads the store and answers 503 saying what is down; the gateway
-//! re-creates the table and the queues when the emulator comes back empty; with a state file the
+//! re-creates the table, its queues, stream, buses and platform applications when the emulator
+//! comes back empty (a push after the restart proves the chain); with a state file the
 //! emulator keeps its data across a restart (what `make dev` does under `.local/`). Each test runs
 //! its own moto, so stopping it disturbs no other test.
 
@@ -51,6 +52,30 @@ async fn health_says_the_store_is_down_and_the_gateway_recovers_when_the_emulato
     for queue in env.backend.queues.values() {
         let url = sqs.get_queue_url().queue_name(&queue.name).send().await.expect("the queue is back").queue_url;
         assert_eq!(url.as_deref(), Some(queue.url.as_str()), "same name, same URL");
+    }
+    // and what hangs off the table works again: its stream, the bus, the push function and SNS
+    // (an offline member's device gets the push of a message sent after the restart)
+    let (cat, dan) = (env.register("cat").await, env.register("dan").await);
+    let token = format!("tok{}", chat::domain::new_id());
+    let device = json!({"deviceId": "d1", "platform": "ios", "pushToken": token});
+    let (status, body) = env.call("POST", "/me/devices", Some(&dan.access), Some(device)).await;
+    assert_eq!(status, 201, "{body}");
+    let conversation = env.open_direct(&cat, &dan).await;
+    env.post_message(&cat, &conversation, "after the restart", "r-1").await;
+    let deadline = tokio::time::Instant::now() + RECOVERY_WAIT;
+    loop {
+        let data: Value =
+            reqwest::get(format!("{}/moto-api/data.json", moto.endpoint)).await.unwrap().json().await.unwrap();
+        let pushed = data["sns"]["PlatformEndpoint"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["token"] == token.as_str() && e["messages"].as_object().is_some_and(|m| !m.is_empty()));
+        if pushed {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no push after the restart (stream, bus or platform apps)");
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     drop(env);
     drop(moto);

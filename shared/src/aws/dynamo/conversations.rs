@@ -69,6 +69,7 @@ impl ConversationItem {
             last_message: self.last_message,
             members: None,
             unread_count: None,
+            muted: None,
         }
     }
 }
@@ -246,6 +247,7 @@ mod tests {
             last_activity_at: String::new(),
             members: None,
             unread_count: None,
+            muted: None,
         }
     }
 

@@ -40,6 +40,9 @@ pub(super) struct MemberItem {
     last_read_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cleared_before: Option<String>,
+    /// `PATCH /conversations/{id}/me`: private to this member (the list shows it to the caller only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    muted: bool,
 }
 
 impl MemberItem {
@@ -58,6 +61,7 @@ impl MemberItem {
             last_delivered_at: None,
             last_read_at: None,
             cleared_before: None,
+            muted: false,
         }
     }
 
@@ -185,7 +189,8 @@ impl MemberStore for DynamoStore {
             let Some(conversation_id) = member.pk.strip_prefix(keys::CONV_PREFIX).map(str::to_string) else {
                 continue;
             };
-            out.push(Membership { conversation_id, member: member.into_member() });
+            let muted = member.muted;
+            out.push(Membership { conversation_id, member: member.into_member(), muted });
         }
         Ok(out)
     }

@@ -139,6 +139,7 @@ pub fn domain_event(record: &StreamRecord) -> Result<Option<Envelope>> {
                 last_message: None,
                 members: None,
                 unread_count: None,
+                muted: None,
             }))
         }
         (name, Some("CONV"), sk) if sk.starts_with(keys::MSG_PREFIX) => message_event(name, old, new)?,

@@ -153,11 +153,16 @@ pub async fn measure(bench: &Bench, receiver: &mut Receiver) -> Offpath {
 pub fn render(o: &Offpath) -> String {
     let mut out = format!(
         "## Off the send path: events, webhook, push\n\n{} direct messages to a member offline with one ios device \
-         (local: stream read every 250 ms, the mapping's 1 s batching window, the bus tap polled every 250 ms).\n\n\
+         (local: stream read every 250 ms, the mapping's 1 s batching window, the bus tap polled every 250 ms; {} build).\n\n\
          | from `send` to | p50 ms | p90 ms |\n|---|---|---|\n| the webhook's POST (stream, events function, bus, API destination) | {:.0} | {:.0} |\n\
          | SNS `Publish` (stream, events function, bus, push function) | {:.0} | {:.0} |\n\n\
          | function | AWS requests per message |\n|---|---|\n",
-        o.samples, o.webhook_ms.0, o.webhook_ms.1, o.push_ms.0, o.push_ms.1
+        o.samples,
+        if cfg!(debug_assertions) { "debug" } else { "release" },
+        o.webhook_ms.0,
+        o.webhook_ms.1,
+        o.push_ms.0,
+        o.push_ms.1
     );
     for (function, ops) in &o.requests {
         let list: Vec<String> = ops.iter().map(|(op, n)| format!("{op} {n:.2}")).collect();

@@ -16,34 +16,16 @@ use tokio::sync::mpsc;
 use super::authorizer;
 use super::socket::{MAX_FRAME_BYTES, run_connection};
 use super::state::{
-    Connection, GatewayState, MAX_MESSAGE_BYTES, integration_failure, new_connection_id, new_request_id, now_ms, plain,
-    query_json, request_time,
+    Connection, GatewayState, MAX_MESSAGE_BYTES, forwarded, integration_failure, new_connection_id, new_request_id,
+    now_ms, plain, query_json, request_time,
 };
 use crate::account::{ACCOUNT_ID, REGION};
 use crate::invoke::InvokeError;
 
 /// `headers` and `multiValueHeaders` of the event, with what API Gateway adds in front of the
-/// backend: `X-Forwarded-For/Port/Proto` and a fresh `X-Amzn-Trace-Id`.
+/// backend (`forwarded`).
 fn headers_json(headers: &HeaderMap, peer: &SocketAddr) -> (Map<String, Value>, Map<String, Value>) {
-    let mut headers = headers.clone();
-    let port = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.rsplit_once(':'))
-        .map(|(_, p)| p.to_string())
-        .unwrap_or_else(|| "80".into());
-    let added = [
-        ("x-forwarded-for", peer.ip().to_string()),
-        ("x-forwarded-port", port),
-        ("x-forwarded-proto", "http".to_string()),
-        ("x-amzn-trace-id", trace_id()),
-    ];
-    for (name, value) in added {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
-    }
-    let headers = &headers;
+    let headers = &forwarded(headers, peer);
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
     for (name, value) in headers {
@@ -282,12 +264,4 @@ pub(crate) fn disconnect_event(
         "x-restapi": "",
     });
     json!({"headers": headers, "multiValueHeaders": {}, "requestContext": ctx, "isBase64Encoded": false})
-}
-
-/// An X-Ray trace header as API Gateway adds it: `Root=1-<epoch seconds hex>-<96 random bits>`.
-fn trace_id() -> String {
-    let mut random = [0u8; 12];
-    getrandom::fill(&mut random).expect("OS randomness");
-    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    format!("Root=1-{:08x}-{hex}", chrono::Utc::now().timestamp())
 }

@@ -5,6 +5,7 @@
 
 mod authorizer;
 mod connections;
+mod header_case;
 mod http_api;
 mod route;
 mod sigv4;
@@ -150,8 +151,8 @@ pub async fn serve(
     }
 
     let ws_task = tokio::spawn(async move {
-        let service = ws_router.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(ws_listener, service).await {
+        let service = ws_router.into_make_service_with_connect_info::<header_case::Peer>();
+        if let Err(e) = axum::serve(header_case::CaseKeepingListener(ws_listener), service).await {
             tracing::error!(error = %e, "WebSocket server stopped");
         }
     });

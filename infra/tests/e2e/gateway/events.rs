@@ -1,7 +1,8 @@
 //! Event shapes as API Gateway sends them, seen by a function that records its events: HTTP API
 //! payload 2.0 with `cookies` and repeated query keys joined by commas, compared with the
 //! aws_lambda_events crate's fixtures of real API Gateway events (copied under `../fixtures/`);
-//! WebSocket events with `X-Forwarded-*` and `X-Amzn-Trace-Id`; `$disconnect` with API Gateway's
+//! WebSocket events with the client's header names as it wrote them, `X-Forwarded-*` and
+//! `X-Amzn-Trace-Id`; `$disconnect` with API Gateway's
 //! header set, the close code and a reason; and the integration's answer sent back to the client
 //! only on a route with a RouteResponse.
 
@@ -67,10 +68,14 @@ async fn events_carry_what_api_gateway_adds() {
     let mut socket = open(&format!("{}/?token=t", gateway.ws_url()), &[]).await.expect("accepted");
     let connect = recorder.of(&connect_function).pop().expect("$connect ran");
     let headers = &connect["headers"];
-    assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
-    assert_eq!(headers["x-forwarded-port"], gateway.ws_addr.port().to_string());
-    assert_eq!(headers["x-forwarded-proto"], "http");
-    assert!(headers["x-amzn-trace-id"].as_str().is_some_and(|t| t.starts_with("Root=1-")), "{headers}");
+    assert_eq!(headers["X-Forwarded-For"], "127.0.0.1");
+    assert_eq!(headers["X-Forwarded-Port"], gateway.ws_addr.port().to_string());
+    assert_eq!(headers["X-Forwarded-Proto"], "http");
+    assert!(headers["X-Amzn-Trace-Id"].as_str().is_some_and(|t| t.starts_with("Root=1-")), "{headers}");
+    // the names as the client (tungstenite) wrote them, as API Gateway keeps them
+    assert!(headers["Sec-WebSocket-Key"].is_string() && headers["Host"].is_string(), "{headers}");
+    assert!(headers.get("sec-websocket-key").is_none(), "{headers}");
+    assert_eq!(connect["multiValueHeaders"]["Sec-WebSocket-Version"], json!(["13"]));
 
     let frame = CloseFrame { code: 4001.into(), reason: "done".into() };
     socket.stream.send(Message::Close(Some(frame))).await.unwrap();
@@ -187,7 +192,7 @@ async fn http_events_have_the_shape_of_api_gateways() {
         assert_eq!(ours["requestContext"]["http"][key], aws["requestContext"]["http"][key], "{key}");
     }
     assert_eq!(ours["requestContext"]["stage"], aws["requestContext"]["stage"]);
-    // header names lower-cased (hyper), where API Gateway keeps the client's `Header2`
+    // payload 2.0 lower-cases header names (the fixture's `Header2` is hand-written)
     assert_eq!(ours["headers"]["header2"], aws["headers"]["Header2"]);
     assert!(ours["headers"].get("cookie").is_none(), "the cookies leave the headers");
 }

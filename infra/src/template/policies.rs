@@ -79,24 +79,33 @@ pub fn management_grants(
 ) -> Result<BTreeMap<String, Vec<Statement>>, Error> {
     let mut grants = BTreeMap::new();
     for id in functions.keys() {
-        let policies = doc
-            .get("Resources")
-            .and_then(|r| r.get(id))
-            .and_then(|r| r.get("Properties"))
-            .and_then(|p| p.get("Policies"));
+        let props = doc.get("Resources").and_then(|r| r.get(id)).and_then(|r| r.get("Properties"));
+        if props.and_then(|p| p.get("Role")).is_some() {
+            return Err(format!("{id}: a Role of its own is not emulated for @connections; give it Policies"));
+        }
+        // SAM takes one policy or a list of them.
+        let policies = match props.and_then(|p| p.get("Policies")) {
+            Some(Value::Sequence(items)) => items.clone(),
+            Some(one) => vec![one.clone()],
+            None => vec![],
+        };
         let mut statements = Vec::new();
-        for (n, policy) in policies.and_then(Value::as_sequence).into_iter().flatten().enumerate() {
+        for (n, policy) in policies.iter().enumerate() {
             let what = format!("{id}.Policies[{n}]");
             let Some(list) = policy.get("Statement") else {
-                // A managed policy or a SAM policy template: none of those used here grants
-                // ManageConnections; refuse the ones that could rather than ignore them.
+                // A managed policy or a SAM policy template: refuse the ones that may grant
+                // execute-api (AmazonAPIGatewayInvokeFullAccess, AdministratorAccess, …) rather
+                // than ignore them.
                 let name = policy.as_str().map(str::to_string).or_else(|| {
                     policy.as_mapping().and_then(|m| m.keys().next()).and_then(Value::as_str).map(str::to_string)
                 });
-                match name {
-                    Some(name) if !name.contains("ExecuteApi") && !name.contains("Administrator") => continue,
-                    _ => return Err(format!("{what}: only inline Statement lists are emulated for execute-api")),
+                let name = name.unwrap_or_default().to_ascii_lowercase();
+                if ["apigateway", "executeapi", "administrator", "poweruser"].iter().any(|k| name.contains(k))
+                    || name.is_empty()
+                {
+                    return Err(format!("{what}: only inline Statement lists are emulated for execute-api"));
                 }
+                continue;
             };
             let list = match list {
                 Value::Sequence(items) => items.clone(),
@@ -251,6 +260,11 @@ mod tests {
         assert!(allows(&read, MANAGE_CONNECTIONS, ARN));
         let condition = "        - Statement:\n            - Effect: Allow\n              Action: execute-api:*\n              Resource: \"*\"\n              Condition: {Bool: {aws:SecureTransport: true}}\n";
         assert!(grants(condition).unwrap_err().contains("Condition"));
+        assert!(grants("        - AmazonAPIGatewayInvokeFullAccess\n").unwrap_err().contains("inline"));
+        assert_eq!(
+            grants("        - AWSLambdaBasicExecutionRole\n        - DynamoDBCrudPolicy: {TableName: t}\n").unwrap(),
+            vec![]
+        );
         let unknown = "        - Statement:\n            - Effect: Allow\n              Action: execute-api:*\n              Resource: !Sub \"${Other}/*\"\n";
         assert!(grants(unknown).unwrap_err().contains("Other"));
     }

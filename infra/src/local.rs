@@ -223,8 +223,10 @@ pub async fn start_with(
     }
     let config_table = config.table.clone();
     let ws_addr = ws_listener.local_addr().map_err(|e| e.to_string())?;
-    // The gateway's own address, unless one is given (a fault-injecting proxy in front of it).
-    config.management_endpoint.get_or_insert_with(|| format!("http://{ws_addr}"));
+    // The gateway's own address with the template's stage, as the template's
+    // `https://{api}.execute-api.{region}.amazonaws.com/{stage}`, unless one is given (a
+    // fault-injecting proxy in front of it).
+    config.management_endpoint.get_or_insert_with(|| format!("http://{ws_addr}/{}", template.ws_stage));
     // The queue URL the template hands a function (`CHAT_SCHEDULE_QUEUE_URL: !Ref TheQueue`).
     if let Some(queue) = template.events.queue_env.get("CHAT_SCHEDULE_QUEUE_URL") {
         config.scheduling.queue_url = queues.get(queue).map(|q| q.url.clone());
@@ -287,9 +289,10 @@ pub async fn start_with(
     }
     let gateway_options = GatewayOptions {
         admin: Some(schedules.admin_router()),
+        credentials: crate::gateway::LocalCredentials::new([crate::account::local_credentials()])
+            .with_functions(template.functions.keys()),
         limits: options.connection_limits,
         web_root: options.web_root.clone(),
-        ..GatewayOptions::default()
     };
     let gateway =
         serve(functions, template, gateway_options, ws_listener, http_listener).await.map_err(|e| e.to_string())?;
@@ -328,14 +331,16 @@ pub fn check_environment(template: &Template) -> Result<(), String> {
 /// declares among the variables that differ by function: the queue URL and the management
 /// endpoint, and the JWT keys (only a function whose Environment names the keys parameter reads
 /// them at init; any other refuses every token, as it would on AWS). A function the template
-/// forgets to give the queue has none here either.
+/// forgets to give the queue has none here either. Each signs with its own identity
+/// (`account::function_credentials`), which `@connections` maps back to the function's policy.
 async fn per_function_apps(
     template: &Template,
     config: &Config,
     sdk: &aws_config::SdkConfig,
 ) -> Result<BTreeMap<String, App>, String> {
     let mut apps = BTreeMap::new();
-    for (binary, names) in &template.environment {
+    for (logical_id, binary) in &template.functions {
+        let Some(names) = template.environment.get(binary) else { continue };
         let mut own = config.clone();
         if !names.contains("CHAT_SCHEDULE_QUEUE_URL") {
             own.scheduling.queue_url = None;
@@ -358,7 +363,7 @@ async fn per_function_apps(
             own.jwt_keys_parameter = None;
             own.jwt_secret = String::new();
         }
-        let sdk = crate::account::function_sdk_config(sdk, binary);
+        let sdk = crate::account::function_sdk_config(sdk, binary, logical_id);
         let mut app = App::with_sdk_config(own, &sdk).map_err(|e| e.to_string())?;
         app.load_jwt_keys(&sdk).await.map_err(|e| e.message)?;
         apps.insert(binary.clone(), app);

@@ -73,7 +73,8 @@ async fn run() -> Result<(), String> {
     println!("web client     {}/", backend.gateway.http_url());
     println!("HTTP API       {}", backend.gateway.http_url());
     println!("WebSocket API  {}/?token=<access token>", backend.gateway.ws_url());
-    println!("@connections   {}/@connections/{{id}}", backend.gateway.ws_url());
+    let management = backend.gateway.ws_url().replacen("ws://", "http://", 1);
+    println!("@connections   {management}/{}/@connections/{{id}}", backend.gateway.stage());
     println!("AWS endpoint   {endpoint} (table {table})");
     for rule in backend.schedules.rules() {
         let state = if !rule.enabled {

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use crate::template::IdentitySource;
+use crate::template::policies::{Statement, allows};
 
 /// True when every identity source is present and non-empty in the request.
 pub(crate) fn identity_present(
@@ -36,16 +37,19 @@ pub(crate) fn check_answer(answer: &Value, method_arn: &str) -> Result<Map<Strin
             return Err(StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
-    let applies = |statement: &Value| {
-        strings(&statement["Action"]).iter().any(|a| wildcard_match(a, "execute-api:Invoke"))
-            && strings(&statement["Resource"]).iter().any(|r| wildcard_match(r, method_arn))
-    };
-    // An explicit Deny wins; otherwise some Allow must cover the method ARN.
-    let effect = |s: &Value| s["Effect"].as_str().unwrap_or_default().to_string();
-    if statements.iter().any(|s| effect(s) == "Deny" && applies(s)) {
-        return Err(StatusCode::FORBIDDEN);
-    }
-    if !statements.iter().any(|s| effect(s) == "Allow" && applies(s)) {
+    // An explicit Deny wins; otherwise some Allow must cover the method ARN (IAM's evaluation).
+    let statements: Vec<Statement> = statements
+        .iter()
+        .filter_map(|s| {
+            let allow = match s["Effect"].as_str()? {
+                "Allow" => true,
+                "Deny" => false,
+                _ => return None,
+            };
+            Some(Statement { allow, actions: strings(&s["Action"]), resources: strings(&s["Resource"]) })
+        })
+        .collect();
+    if !allows(&statements, "execute-api:Invoke", method_arn) {
         return Err(StatusCode::FORBIDDEN);
     }
     let mut context = Map::new();
@@ -75,29 +79,6 @@ fn strings(value: &Value) -> Vec<String> {
         Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
         _ => vec![],
     }
-}
-
-/// IAM's wildcards: `*` any run of characters, `?` any one.
-pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]
@@ -132,14 +113,5 @@ mod tests {
         assert_eq!(check_answer(&nested, ARN), Err(StatusCode::INTERNAL_SERVER_ERROR));
         let scalars = answer(json!([ARN]), "Allow", json!({"n": 1, "b": true, "s": "x"}));
         assert_eq!(check_answer(&scalars, ARN).unwrap().len(), 4);
-    }
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard_match("a*c", "abbbc"));
-        assert!(wildcard_match("a?c", "abc"));
-        assert!(!wildcard_match("a?c", "abbc"));
-        assert!(wildcard_match("*", ""));
-        assert!(!wildcard_match("abc", "abcd"));
     }
 }

@@ -13,7 +13,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
 
-use super::state::{GatewayState, integration_failure, new_request_id, now_ms, plain, query_json, request_time};
+use super::state::{
+    GatewayState, forwarded, integration_failure, new_request_id, now_ms, plain, query_json, request_time,
+};
 use crate::account::ACCOUNT_ID;
 use crate::template::cors::Cors;
 
@@ -41,9 +43,20 @@ pub(crate) async fn http_api(
     let Ok(body) = axum::body::to_bytes(body, 10 * 1024 * 1024).await else {
         return with_cors(plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"));
     };
+    // Payload 2.0: repeated headers joined by commas, cookies in their own list (each Cookie
+    // header split at `;`) and not among the headers.
     let mut headers = Map::new();
-    for (name, value) in &parts.headers {
+    let mut cookies = Vec::new();
+    for (name, value) in &forwarded(&parts.headers, &peer) {
         let value = value.to_str().unwrap_or_default();
+        // Hop-by-hop headers are the connection's, not the request's: a proxy drops them.
+        if matches!(name.as_str(), "connection" | "keep-alive" | "proxy-connection" | "te" | "upgrade") {
+            continue;
+        }
+        if name == "cookie" {
+            cookies.extend(value.split(';').map(str::trim).filter(|c| !c.is_empty()).map(|c| json!(c)));
+            continue;
+        }
         match headers.get_mut(name.as_str()) {
             Some(Value::String(existing)) => {
                 existing.push(',');
@@ -54,7 +67,11 @@ pub(crate) async fn http_api(
             }
         }
     }
-    // Payload 2.0: a repeated query key's values joined by commas, cookies in their own list.
+    // API Gateway states the body's length even when the client sent none (a GET).
+    if !headers.contains_key("content-length") && !headers.contains_key("transfer-encoding") {
+        headers.insert("content-length".into(), json!(body.len().to_string()));
+    }
+    // A repeated query key's values joined by commas.
     let (_, multi) = query_json(parts.uri.query());
     let query: Map<String, Value> = multi
         .into_iter()
@@ -63,15 +80,6 @@ pub(crate) async fn http_api(
             (key, Value::String(values.join(",")))
         })
         .collect();
-    let cookies: Vec<Value> = match headers.remove("cookie") {
-        Some(Value::String(cookie)) => cookie
-            .split([';', ','])
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(|c| Value::String(c.to_string()))
-            .collect(),
-        _ => vec![],
-    };
     let (body_value, is_base64) = match std::str::from_utf8(&body) {
         _ if body.is_empty() => (Value::Null, false),
         Ok(text) => (Value::String(text.to_string()), false),
@@ -84,7 +92,6 @@ pub(crate) async fn http_api(
         "rawPath": parts.uri.path(),
         "rawQueryString": parts.uri.query().unwrap_or_default(),
         "headers": headers,
-        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
         "requestContext": {
             "accountId": ACCOUNT_ID,
             "apiId": state.api_id,
@@ -103,12 +110,18 @@ pub(crate) async fn http_api(
             "time": request_time(),
             "timeEpoch": now,
         },
-        "body": body_value,
         "isBase64Encoded": is_base64,
     });
+    // As API Gateway: no `cookies`, `queryStringParameters` or `body` key when there is none.
     let mut event = event;
     if !cookies.is_empty() {
         event["cookies"] = Value::Array(cookies);
+    }
+    if !query.is_empty() {
+        event["queryStringParameters"] = Value::Object(query);
+    }
+    if !body_value.is_null() {
+        event["body"] = body_value;
     }
     if !state.buckets.allow_http() {
         return with_cors(plain(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"));

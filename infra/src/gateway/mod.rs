@@ -5,6 +5,7 @@
 
 mod authorizer;
 mod connections;
+mod header_case;
 mod http_api;
 mod route;
 mod sigv4;
@@ -14,7 +15,7 @@ mod throttle;
 mod web_app;
 mod websocket;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -23,32 +24,30 @@ use axum::Router;
 use axum::routing::any;
 use tokio::net::TcpListener;
 
-pub use sigv4::LocalCredentials;
+pub use sigv4::{LocalCredentials, Principal};
 pub use socket::{ConnectionLimits, MAX_FRAME_BYTES};
-pub use state::MAX_MESSAGE_BYTES;
+pub use state::{CallCounts, MAX_MESSAGE_BYTES};
 use state::{GatewayState, Outbound};
 
 use crate::invoke::Invoke;
 use crate::template::Template;
 
+/// The stage is the template's (`Template::ws_stage`), the API id `account::WEBSOCKET_API_ID`.
 pub struct GatewayOptions {
-    pub stage: String,
-    pub api_id: String,
     /// Extra routes on the HTTP port, ahead of the HTTP API (`/_local/schedules/{name}/run`).
     pub admin: Option<Router>,
     /// Idle timeout and maximum duration of a WebSocket connection.
     pub limits: ConnectionLimits,
     /// The web client's folder, served on the HTTP port for paths that are not the API's.
     pub web_root: Option<std::path::PathBuf>,
-    /// The access keys `@connections` accepts signatures of.
+    /// The access keys `@connections` accepts signatures of: the developer's, and each
+    /// function's own (`LocalCredentials::with_functions`).
     pub credentials: LocalCredentials,
 }
 
 impl Default for GatewayOptions {
     fn default() -> Self {
         Self {
-            stage: "local".into(),
-            api_id: "local".into(),
             admin: None,
             limits: ConnectionLimits::default(),
             web_root: None,
@@ -75,6 +74,15 @@ impl RunningGateway {
     /// Connection ids the gateway holds open (for tests of `@connections` and `$disconnect`).
     pub fn open_connections(&self) -> Vec<String> {
         self.state.connections.lock().expect("connections lock").keys().cloned().collect()
+    }
+    /// The stage every `@connections` path starts with (the template's).
+    pub fn stage(&self) -> &str {
+        &self.state.stage
+    }
+    /// The `@connections` calls each function signed: (logical id, method) → how many its
+    /// template policy allowed and refused.
+    pub fn management_calls(&self) -> BTreeMap<(String, String), CallCounts> {
+        self.state.management_calls.lock().expect("calls lock").clone()
     }
     /// Drops a connection's socket without telling the backend, like a network failure that API
     /// Gateway has noticed but whose `$disconnect` never reached the backend.
@@ -110,7 +118,9 @@ pub async fn serve(
 ) -> std::io::Result<RunningGateway> {
     let route_path =
         route::parse_selection_expression(&template.route_selection_expression).map_err(std::io::Error::other)?;
-    let GatewayOptions { stage, api_id, admin, limits, web_root, credentials } = options;
+    let GatewayOptions { admin, limits, web_root, credentials } = options;
+    let stage = template.ws_stage.clone();
+    let api_id = crate::account::WEBSOCKET_API_ID.to_string();
     let ws_addr = ws_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
     let web =
@@ -127,11 +137,12 @@ pub async fn serve(
         credentials,
         web,
         connections: Mutex::new(HashMap::new()),
+        management_calls: Mutex::new(BTreeMap::new()),
     });
 
     let ws_router = Router::new()
-        .route("/@connections/{id}", any(connections::management))
-        .route("/{stage}/@connections/{id}", any(connections::management_with_stage))
+        .route("/@connections/{id}", any(connections::management_without_stage))
+        .route("/{stage}/@connections/{id}", any(connections::management))
         .fallback(websocket::websocket_handshake)
         .with_state(state.clone());
     let mut http_router = Router::new().fallback(http_api::http_api).with_state(state.clone());
@@ -140,8 +151,8 @@ pub async fn serve(
     }
 
     let ws_task = tokio::spawn(async move {
-        let service = ws_router.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(ws_listener, service).await {
+        let service = ws_router.into_make_service_with_connect_info::<header_case::Peer>();
+        if let Err(e) = axum::serve(header_case::CaseKeepingListener(ws_listener), service).await {
             tracing::error!(error = %e, "WebSocket server stopped");
         }
     });

@@ -14,15 +14,34 @@ use axum::http::{HeaderMap, Method, Uri};
 /// API Gateway refuses signatures more than 5 minutes off.
 const MAX_SKEW: Duration = Duration::from_secs(300);
 
-/// The access keys the local stand-ins accept, with their secrets.
+/// Who signed a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The developer's own keys (the CLI's, boto3's): allowed everything, as an administrator.
+    Developer,
+    /// A function's role, by logical id: allowed what its template policy grants.
+    Function(String),
+}
+
+/// The access keys the local stand-ins accept, with their secrets and whose they are.
 #[derive(Debug, Clone, Default)]
 pub struct LocalCredentials {
-    keys: BTreeMap<String, String>,
+    keys: BTreeMap<String, (String, Principal)>,
 }
 
 impl LocalCredentials {
+    /// The developer's keys.
     pub fn new(keys: impl IntoIterator<Item = (String, String)>) -> Self {
-        Self { keys: keys.into_iter().collect() }
+        Self { keys: keys.into_iter().map(|(key, secret)| (key, (secret, Principal::Developer))).collect() }
+    }
+
+    /// And each function's own (`account::function_credentials`), by logical id.
+    pub fn with_functions<'a>(mut self, logical_ids: impl IntoIterator<Item = &'a String>) -> Self {
+        for id in logical_ids {
+            let (key, secret) = crate::account::function_credentials(id);
+            self.keys.insert(key, (secret, Principal::Function(id.clone())));
+        }
+        self
     }
 }
 
@@ -54,20 +73,20 @@ fn parse(header: &str) -> Option<Authorization<'_>> {
     })
 }
 
-/// Why a request is refused (logged; the client only sees 403).
+/// Who signed the request; else why it is refused (logged; the client only sees 403).
 pub(crate) fn verify(
     credentials: &LocalCredentials,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(), String> {
+) -> Result<Principal, String> {
     let header = headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or("no Authorization header")?;
     let auth = parse(header).ok_or("not an AWS4-HMAC-SHA256 Authorization")?;
     if auth.service != "execute-api" {
         return Err(format!("signed for {}, not execute-api", auth.service));
     }
-    let secret =
+    let (secret, principal) =
         credentials.keys.get(auth.access_key).ok_or_else(|| format!("unknown access key {}", auth.access_key))?;
     let date = headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or("no X-Amz-Date")?;
     let time = chrono::NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ").map_err(|_| "bad X-Amz-Date")?;
@@ -89,7 +108,7 @@ pub(crate) fn verify(
     let host = headers.get("host").and_then(|v| v.to_str().ok()).ok_or("no Host")?;
     let url = format!("http://{host}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let token = headers.get("x-amz-security-token").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let identity = Credentials::new(auth.access_key, secret, token, None, "local").into();
+    let identity = Credentials::new(auth.access_key, secret.as_str(), token, None, "local").into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(auth.region)
@@ -103,7 +122,7 @@ pub(crate) fn verify(
         .map_err(|e| e.to_string())?;
     let expected = sign(request, &params).map_err(|e| e.to_string())?.signature().to_string();
     if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
-        Ok(())
+        Ok(principal.clone())
     } else {
         Err("signature mismatch".into())
     }

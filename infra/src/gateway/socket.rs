@@ -1,7 +1,8 @@
 //! One open WebSocket connection after the handshake, with API Gateway's rules: each text message
-//! routed to its integration, a client's close frame answered with its own code, a frame over
-//! 32 KB closed with 1009 and a binary frame with 1003 before any function runs, the idle timeout
-//! and the maximum connection duration closed with 1001, and `$disconnect` once at the end.
+//! routed to its integration (whose answer's body goes back to the client only on a route with a
+//! RouteResponse), a client's close frame answered with its own code, a frame over 32 KB closed
+//! with 1009 and a binary frame with 1003 before any function runs, the idle timeout and the
+//! maximum connection duration closed with 1001, and `$disconnect` once at the end.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -179,7 +180,15 @@ async fn integrate(state: Arc<GatewayState>, connection_id: String, connection: 
     ctx.insert("messageId".into(), Value::String(new_request_id()));
     let event = json!({"requestContext": ctx, "body": body, "isBase64Encoded": false});
     match state.invoke(function, event).await {
-        Ok(_) => {}
+        // Only a two-way route (one with a RouteResponse) sends the integration's body back;
+        // on any other API Gateway drops it, and the function must push what the client sees.
+        Ok(answer) => {
+            if state.template.two_way_routes.contains(&route_key)
+                && let Some(body) = answer["body"].as_str().filter(|b| !b.is_empty())
+            {
+                let _ = connection.outbound.send(Outbound::Text(body.to_string()));
+            }
+        }
         Err(InvokeError::Throttled) => refuse("Too Many Requests"),
         Err(error) => {
             tracing::error!(route = %route_key, %error, "integration failed");

@@ -1,12 +1,12 @@
 //! What the gateway's three parts share: the template, the function invoker, the open
 //! connections, and the pieces of API Gateway's event shapes that more than one part fills.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -43,6 +43,15 @@ pub(crate) struct GatewayState {
     /// The web client served on the HTTP port, if any.
     pub web: Option<WebApp>,
     pub connections: Mutex<HashMap<String, Arc<Connection>>>,
+    /// `@connections` calls signed by a function: (logical id, method) → how many its policy
+    /// allowed and refused.
+    pub management_calls: Mutex<BTreeMap<(String, String), CallCounts>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    pub allowed: u64,
+    pub refused: u64,
 }
 
 pub(crate) struct Connection {
@@ -102,6 +111,39 @@ pub(crate) fn new_connection_id() -> String {
 
 pub(crate) fn new_request_id() -> String {
     BASE64.encode(random_bytes::<12>()).replace(['+', '/'], "-")
+}
+
+/// The request's headers with what API Gateway adds in front of the backend:
+/// `X-Forwarded-For` (the client's address after any the request carried), `X-Forwarded-Port`,
+/// `X-Forwarded-Proto`, and an `X-Amzn-Trace-Id` unless the client sent one.
+pub(crate) fn forwarded(headers: &HeaderMap, peer: &std::net::SocketAddr) -> HeaderMap {
+    let mut headers = headers.clone();
+    let port = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit_once(':'))
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_else(|| "80".into());
+    let client = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(earlier) => format!("{earlier}, {}", peer.ip()),
+        None => peer.ip().to_string(),
+    };
+    let mut added = vec![("x-forwarded-for", client), ("x-forwarded-port", port), ("x-forwarded-proto", "http".into())];
+    if !headers.contains_key("x-amzn-trace-id") {
+        added.push(("x-amzn-trace-id", trace_id()));
+    }
+    for (name, value) in added {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    headers
+}
+
+/// An X-Ray trace header as API Gateway adds it: `Root=1-<epoch seconds hex>-<96 random bits>`.
+fn trace_id() -> String {
+    let hex: String = random_bytes::<12>().iter().map(|b| format!("{b:02x}")).collect();
+    format!("Root=1-{:08x}-{hex}", chrono::Utc::now().timestamp())
 }
 
 /// `queryStringParameters` and `multiValueQueryStringParameters` of a query string.

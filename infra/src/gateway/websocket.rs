@@ -2,7 +2,6 @@
 //! headers such as `Sec-WebSocket-Protocol` reach the client) and the events API Gateway sends for
 //! a connection; `socket.rs` runs the connection once it is open.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 
@@ -14,47 +13,43 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use super::authorizer;
+use super::header_case::Peer;
 use super::socket::{MAX_FRAME_BYTES, run_connection};
 use super::state::{
-    Connection, GatewayState, MAX_MESSAGE_BYTES, integration_failure, new_connection_id, new_request_id, now_ms, plain,
-    query_json, request_time,
+    Connection, GatewayState, MAX_MESSAGE_BYTES, forwarded, integration_failure, new_connection_id, new_request_id,
+    now_ms, plain, query_json, request_time,
 };
 use crate::account::{ACCOUNT_ID, REGION};
 use crate::invoke::InvokeError;
 
 /// `headers` and `multiValueHeaders` of the event, with what API Gateway adds in front of the
-/// backend: `X-Forwarded-For/Port/Proto` and a fresh `X-Amzn-Trace-Id`.
-fn headers_json(headers: &HeaderMap, peer: &SocketAddr) -> (Map<String, Value>, Map<String, Value>) {
-    let mut headers = headers.clone();
-    let port = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.rsplit_once(':'))
-        .map(|(_, p)| p.to_string())
-        .unwrap_or_else(|| "80".into());
-    let added = [
-        ("x-forwarded-for", peer.ip().to_string()),
-        ("x-forwarded-port", port),
-        ("x-forwarded-proto", "http".to_string()),
-        ("x-amzn-trace-id", trace_id()),
-    ];
-    for (name, value) in added {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
-    }
-    let headers = &headers;
+/// backend (`forwarded`), each name as the client wrote it (`header_case.rs`) or, for the added
+/// ones, as API Gateway writes them.
+fn headers_json(headers: &HeaderMap, peer: &Peer) -> (Map<String, Value>, Map<String, Value>) {
+    let headers = &forwarded(headers, &peer.addr);
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
     for (name, value) in headers {
+        let name = peer.as_sent(name.as_str()).unwrap_or_else(|| added_name(name.as_str()));
         let value = value.to_str().unwrap_or_default().to_string();
-        single.insert(name.as_str().to_string(), Value::String(value.clone()));
-        match multi.entry(name.as_str().to_string()).or_insert_with(|| Value::Array(vec![])) {
+        single.insert(name.clone(), Value::String(value.clone()));
+        match multi.entry(name).or_insert_with(|| Value::Array(vec![])) {
             Value::Array(values) => values.push(Value::String(value)),
             _ => unreachable!("inserted as an array"),
         }
     }
     (single, multi)
+}
+
+fn added_name(name: &str) -> String {
+    match name {
+        "x-forwarded-for" => "X-Forwarded-For",
+        "x-forwarded-port" => "X-Forwarded-Port",
+        "x-forwarded-proto" => "X-Forwarded-Proto",
+        "x-amzn-trace-id" => "X-Amzn-Trace-Id",
+        other => other,
+    }
+    .to_string()
 }
 
 /// What a WebSocket event needs to know about its connection.
@@ -112,7 +107,7 @@ pub(crate) fn ws_context(
 
 pub(crate) async fn websocket_handshake(
     State(state): State<Arc<GatewayState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
     request: Request,
 ) -> Response {
@@ -126,7 +121,7 @@ pub(crate) async fn websocket_handshake(
     let domain = state.domain_name(&headers);
     let mut info = ConnInfo {
         connected_at_ms: now_ms(),
-        source_ip: peer.ip().to_string(),
+        source_ip: peer.addr.ip().to_string(),
         user_agent: headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
         authorizer: Map::new(),
     };
@@ -282,12 +277,4 @@ pub(crate) fn disconnect_event(
         "x-restapi": "",
     });
     json!({"headers": headers, "multiValueHeaders": {}, "requestContext": ctx, "isBase64Encoded": false})
-}
-
-/// An X-Ray trace header as API Gateway adds it: `Root=1-<epoch seconds hex>-<96 random bits>`.
-fn trace_id() -> String {
-    let mut random = [0u8; 12];
-    getrandom::fill(&mut random).expect("OS randomness");
-    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    format!("Root=1-{:08x}-{hex}", chrono::Utc::now().timestamp())
 }

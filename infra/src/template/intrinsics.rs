@@ -103,6 +103,11 @@ impl<'a> Scope<'a> {
         Ok(Scope { parameters, conditions: doc.get("Conditions").and_then(Value::as_mapping) })
     }
 
+    /// A parameter's value (its override, else its default).
+    pub fn parameter(&self, name: &str) -> Option<String> {
+        self.parameters.get(name).cloned()
+    }
+
     /// A scalar value as a string.
     pub fn scalar(&self, v: &Value, what: &str) -> Result<String, Error> {
         match v {

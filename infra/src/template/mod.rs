@@ -11,6 +11,7 @@ pub mod environment;
 pub mod events;
 pub mod intrinsics;
 pub mod limits;
+pub mod policies;
 pub mod schedule_expression;
 pub mod streams;
 pub mod table;
@@ -31,6 +32,15 @@ use table::TableDefinition;
 pub struct Template {
     /// WebSocket route key → the function (binary) behind its integration.
     pub ws_routes: BTreeMap<String, String>,
+    /// The route keys with a `RouteResponse` (two-way routes): the integration's answer `body`
+    /// goes back to the client. Other routes drop it, as API Gateway does.
+    pub two_way_routes: BTreeSet<String>,
+    /// The `StageName` of the WebSocket API's `AWS::ApiGatewayV2::Stage`: part of every
+    /// `@connections` path and ARN, and `requestContext.stage`.
+    pub ws_stage: String,
+    /// Function logical id → its statements about `execute-api:ManageConnections`
+    /// (`policies.rs`): what `@connections` lets each function's identity do.
+    pub management_grants: BTreeMap<String, Vec<policies::Statement>>,
     /// The Lambda REQUEST authorizer on `$connect`, if any, and its identity source query key.
     pub connect_authorizer: Option<Authorizer>,
     pub route_selection_expression: String,
@@ -167,6 +177,7 @@ impl Template {
         }
 
         let mut ws_routes = BTreeMap::new();
+        let mut route_keys = BTreeMap::new();
         let mut connect_authorizer = None;
         for (id, resource) in by_type("AWS::ApiGatewayV2::Route") {
             let props = resource.get("Properties").ok_or_else(|| format!("{id} has no Properties"))?;
@@ -191,14 +202,32 @@ impl Template {
                 }
             }
             ws_routes.insert(key.to_string(), function);
+            route_keys.insert(id, key.to_string());
         }
-        let route_selection_expression = by_type("AWS::ApiGatewayV2::Api")
-            .find_map(|(_, api)| {
+        let mut two_way_routes = BTreeSet::new();
+        for (id, resource) in by_type("AWS::ApiGatewayV2::RouteResponse") {
+            let route = resource.get("Properties").and_then(|p| p.get("RouteId")).and_then(reference);
+            let key =
+                route.and_then(|r| route_keys.get(r)).ok_or_else(|| format!("{id}: RouteId is not !Ref of a route"))?;
+            two_way_routes.insert(key.clone());
+        }
+        let (ws_api, route_selection_expression) = by_type("AWS::ApiGatewayV2::Api")
+            .find_map(|(id, api)| {
                 let props = api.get("Properties")?;
                 (props.get("ProtocolType")?.as_str()? == "WEBSOCKET")
-                    .then(|| props.get("RouteSelectionExpression")?.as_str().map(str::to_string))?
+                    .then(|| Some((id, props.get("RouteSelectionExpression")?.as_str()?.to_string())))?
             })
             .ok_or("template.yaml has no WEBSOCKET API with a RouteSelectionExpression")?;
+        let ws_stage = by_type("AWS::ApiGatewayV2::Stage")
+            .find_map(|(id, stage)| {
+                let props = stage.get("Properties")?;
+                (props.get("ApiId").and_then(reference) == Some(ws_api.as_str()))
+                    .then(|| props.get("StageName").map(|name| scope.scalar(name, &format!("{id}.StageName"))))?
+            })
+            .ok_or_else(|| format!("template.yaml has no AWS::ApiGatewayV2::Stage with a StageName for {ws_api}"))??;
+        // Locally the WebSocket API's id is a constant: the grants' `${WebSocketApi}` stand for it.
+        let api_ids = BTreeMap::from([(ws_api.clone(), crate::account::WEBSOCKET_API_ID.to_string())]);
+        let management_grants = policies::management_grants(&doc, &scope, &functions, &api_ids)?;
 
         let (table_id, table) = by_type("AWS::DynamoDB::Table").next().ok_or("template.yaml has no DynamoDB table")?;
         let table = TableDefinition::parse(&table_id, table.get("Properties").ok_or("table without Properties")?)?;
@@ -217,6 +246,9 @@ impl Template {
             streams,
             bus,
             ws_routes,
+            two_way_routes,
+            ws_stage,
+            management_grants,
             connect_authorizer,
             route_selection_expression,
             http_function: http_function.ok_or("no function has an HttpApi event")?,

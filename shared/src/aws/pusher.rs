@@ -9,6 +9,11 @@ use aws_sdk_apigatewaymanagement::primitives::Blob;
 
 use crate::ports::{PushOutcome, Pusher};
 
+/// The Management API methods this adapter calls (`post_to_connection` only; no GetConnection,
+/// no DeleteConnection): template.yaml grants each function that pushes exactly these, and a
+/// test of the template holds it to that.
+pub const MANAGEMENT_API_METHODS: [&str; 1] = ["POST"];
+
 pub struct ManagementApiPusher {
     sdk: aws_config::SdkConfig,
     client: OnceLock<Client>,

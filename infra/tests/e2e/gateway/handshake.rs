@@ -66,7 +66,8 @@ fn allow(resource: &str, context: Value) -> Value {
         "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [resource]}]}})
 }
 
-const CONNECT_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:local/local/$connect";
+/// The template's stage (`StageName`'s default) in the method ARN.
+const CONNECT_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:local/prod/$connect";
 
 /// The project's template with the authorizer's identity source set to `identity_source`.
 async fn scripted_gateway(identity_source: &str, connect: Value) -> (RunningGateway, Arc<Scripted>) {
@@ -106,7 +107,7 @@ async fn a_missing_header_identity_source_is_401_without_calling_the_authorizer(
 async fn the_authorizers_answer_is_checked_as_api_gateway_does() {
     let (gateway, functions) = scripted_gateway("route.request.querystring.token", json!({"statusCode": 200})).await;
     let url = format!("{}/?token=t", gateway.ws_url());
-    let other_api = "arn:aws:execute-api:us-east-1:123456789012:other/local/$connect";
+    let other_api = "arn:aws:execute-api:us-east-1:123456789012:other/prod/$connect";
     let mut no_principal = allow(CONNECT_ARN, json!({}));
     no_principal.as_object_mut().unwrap().remove("principalId");
     let cases = [

@@ -231,3 +231,59 @@ fn each_function_gets_the_environment_the_template_gives_it() {
     let error = chat_local::local::check_environment(&Template::parse(&forgetful).unwrap()).unwrap_err();
     assert!(error.contains("CHAT_TABLE"), "{error}");
 }
+
+/// The roles' `execute-api:ManageConnections` grants, as the gateway applies them: each function
+/// that pushes may POST under the template's stage, none may do what the Management API adapter
+/// never does (GetConnection, DeleteConnection), and the others may do nothing.
+/// `connections.rs` runs every pushing path to show the same from the calls themselves.
+#[test]
+fn the_template_grants_the_management_calls_the_code_makes() {
+    use chat::aws::pusher::MANAGEMENT_API_METHODS;
+    use chat_local::account::WEBSOCKET_API_ID;
+    use chat_local::template::policies::{MANAGE_CONNECTIONS, allows, connection_arn};
+    let t = template();
+    assert_eq!(t.ws_stage, "prod", "the WebSocketStage's StageName (its parameter's default)");
+    let may = |function: &str, stage: &str, method: &str| {
+        allows(
+            &t.management_grants[function],
+            MANAGE_CONNECTIONS,
+            &connection_arn(WEBSOCKET_API_ID, stage, method, "c="),
+        )
+    };
+    let mut posting = BTreeSet::new();
+    for function in t.functions.keys() {
+        for method in ["POST", "GET", "DELETE"] {
+            assert!(
+                !may(function, &t.ws_stage, method) || MANAGEMENT_API_METHODS.contains(&method),
+                "{function} may {method} @connections, which the code never does"
+            );
+        }
+        assert!(!may(function, "beta", "POST"), "{function}: only the template's stage");
+        if may(function, &t.ws_stage, "POST") {
+            posting.insert(function.as_str());
+        }
+    }
+    let pushing = [
+        "HttpApiFunction",
+        "SchedulerWorkerFunction",
+        "WsConnectFunction",
+        "WsDefaultFunction",
+        "WsDisconnectFunction",
+        "WsReceiptsFunction",
+        "WsSendFunction",
+        "WsTypingFunction",
+    ];
+    assert_eq!(posting, BTreeSet::from(pushing));
+
+    // a GET grant added to a role shows up as one the code never uses
+    let text = std::fs::read_to_string(template_path()).unwrap();
+    let post = "${StageName}/POST/@connections/*\"\n";
+    let widened = text.replacen(post, &format!("{post}                - !Sub \"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{WebSocketApi}}/${{StageName}}/GET/@connections/*\"\n"), 1);
+    assert_ne!(widened, text);
+    let widened = Template::parse(&widened).unwrap();
+    assert!(allows(
+        &widened.management_grants["WsConnectFunction"],
+        MANAGE_CONNECTIONS,
+        &connection_arn(WEBSOCKET_API_ID, "prod", "GET", "c=")
+    ));
+}

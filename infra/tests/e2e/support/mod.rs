@@ -103,8 +103,11 @@ impl TestEnv {
         let (aws, aws_url) = AwsProxy::start(&aws_endpoint()).await;
         let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (management, management_url) = AwsProxy::start(&format!("http://{}", ws.local_addr().unwrap())).await;
+        // The template's stage after the proxy's address, as the endpoint the template gives.
+        let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        let stage = chat_local::template::Template::load(&template).expect("template.yaml parses").ws_stage;
         let env = Self::start_listening(&aws_url, ws, move |key| {
-            (key == "CHAT_MANAGEMENT_ENDPOINT").then(|| management_url.clone())
+            (key == "CHAT_MANAGEMENT_ENDPOINT").then(|| format!("{management_url}/{stage}"))
         })
         .await;
         (env, aws, management)

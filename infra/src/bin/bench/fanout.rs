@@ -36,21 +36,41 @@ pub async fn room_fanout(bench: &Bench, size: usize) -> Fanout {
     let table = bench.backend.app.config.table.clone();
     let members: Vec<String> = (1..size).map(|_| chat::domain::new_id()).collect();
     let s = |v: &str| AttributeValue::S(v.to_string());
-    for chunk in members.chunks(25) {
+    // A member item and a profile per member ($connect refuses a token whose user has no
+    // profile): 12 members, 24 puts, per BatchWriteItem (at most 25).
+    for chunk in members.chunks(12) {
+        let put = |pairs: Vec<(&str, String)>| {
+            let mut put = PutRequest::builder();
+            for (k, v) in pairs {
+                put = put.item(k, s(&v));
+            }
+            WriteRequest::builder().put_request(put.build().unwrap()).build()
+        };
         let writes = chunk
             .iter()
-            .map(|user| {
-                let put = PutRequest::builder()
-                    .item("pk", s(&format!("CONV#{room}")))
-                    .item("sk", s(&format!("MEMBER#{user}")))
-                    .item("gsi1pk", s(&format!("USER#{user}")))
-                    .item("gsi1sk", s(&format!("CONV#{room}")))
-                    .item("userId", s(user))
-                    .item("role", s("member"))
-                    .item("joinedAt", s("2026-01-01T00:00:00.000Z"))
-                    .build()
-                    .unwrap();
-                WriteRequest::builder().put_request(put).build()
+            .flat_map(|user| {
+                let name = format!("m{}", user.to_lowercase());
+                [
+                    put(vec![
+                        ("pk", format!("CONV#{room}")),
+                        ("sk", format!("MEMBER#{user}")),
+                        ("gsi1pk", format!("USER#{user}")),
+                        ("gsi1sk", format!("CONV#{room}")),
+                        ("userId", user.clone()),
+                        ("role", "member".into()),
+                        ("joinedAt", "2026-01-01T00:00:00.000Z".into()),
+                    ]),
+                    put(vec![
+                        ("pk", format!("USER#{user}")),
+                        ("sk", "PROFILE".into()),
+                        ("id", user.clone()),
+                        ("username", name.clone()),
+                        ("email", format!("{name}@example.com")),
+                        ("displayName", name),
+                        ("passwordHash", "not a hash: this member never logs in".into()),
+                        ("createdAt", "2026-01-01T00:00:00.000Z".into()),
+                    ]),
+                ]
             })
             .collect();
         dynamo.batch_write_item().request_items(&table, writes).send().await.expect("write members");

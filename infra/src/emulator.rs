@@ -16,6 +16,21 @@ impl Moto {
         Self::start_with_state(venv, port, None)
     }
 
+    /// `start` on a free port. Another process (a test's client socket, another emulator) may take
+    /// the port between `free_port` and moto's bind, so a start that fails that way is tried again
+    /// on another port.
+    pub fn start_anywhere(venv: &Path, state: Option<&Path>) -> Result<Self, String> {
+        let mut last = String::new();
+        for _ in 0..5 {
+            match Self::start_with_state(venv, free_port(), state) {
+                Ok(moto) => return Ok(moto),
+                Err(e) if e.contains("exited early") => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
     /// Like `start`; with `state`, moto replays that file at start-up and appends every
     /// state-changing request to it, so its data survives a restart (`make dev` keeps it under
     /// `.local/`; see scripts/moto_server.py).

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use chat_local::account::{ACCOUNT_ID, REGION};
-use chat_local::emulator::{Moto, default_venv, free_port};
+use chat_local::emulator::{Moto, default_venv};
 use chat_local::local::LocalOptions;
 
 use crate::support::{TestEnv, TestUser};
@@ -89,7 +89,7 @@ async fn device(env: &TestEnv, user: &TestUser, platform: &str) -> String {
 
 #[tokio::test]
 async fn offline_unmuted_members_get_one_push_per_device_and_no_one_else_does() {
-    let moto = Moto::start(&default_venv(), free_port()).expect("an emulator of its own");
+    let moto = Moto::start_anywhere(&default_venv(), None).expect("an emulator of its own");
     let aws = moto.endpoint.clone();
     let env = TestEnv::start_on(&aws, |_| None, LocalOptions::default()).await;
     let [ann, bob, cat, dan, eve] = [
@@ -191,7 +191,7 @@ async fn offline_unmuted_members_get_one_push_per_device_and_no_one_else_does() 
 /// another member cursor.
 #[tokio::test]
 async fn a_conversation_bigger_than_one_invocation_is_finished_by_hand_offs() {
-    let moto = Moto::start(&default_venv(), free_port()).expect("an emulator of its own");
+    let moto = Moto::start_anywhere(&default_venv(), None).expect("an emulator of its own");
     let aws = moto.endpoint.clone();
     let budget = |k: &str| (k == "CHAT_PUSH_PER_INVOCATION").then(|| "2".to_string());
     let env = TestEnv::start_on(&aws, budget, LocalOptions::default()).await;

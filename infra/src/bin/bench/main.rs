@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use chat::Config;
 use chat_local::aws_proxy::AwsProxy;
-use chat_local::emulator::{Moto, default_venv, free_port};
+use chat_local::emulator::{Moto, default_venv};
 use chat_local::local;
 
 use client::Bench;
@@ -41,7 +41,7 @@ async fn main() {
         _ => {}
     }
     eprintln!("bench: starting moto, the counting proxy and the gateway");
-    let moto = Moto::start(&default_venv(), free_port()).expect("moto");
+    let moto = Moto::start_anywhere(&default_venv(), None).expect("moto");
     let (proxy, proxy_url) = AwsProxy::start(&moto.endpoint).await;
 
     let config = Config::from_lookup(|k| match k {

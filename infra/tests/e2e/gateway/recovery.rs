@@ -87,7 +87,7 @@ async fn with_a_state_file_the_data_survives_an_emulator_restart() {
     let table = format!("chat-e2e-{}", chat::domain::new_id().to_lowercase());
     let with_table = |key: &str| (key == "CHAT_TABLE").then(|| table.clone());
 
-    let moto = Moto::start_with_state(&default_venv(), free_port(), Some(&state)).expect("moto");
+    let moto = Moto::start_anywhere(&default_venv(), Some(&state)).expect("moto");
     let env = TestEnv::start_on(&moto.endpoint, with_table, options()).await;
     let (ann, bob) = (env.register("ann").await, env.register("bob").await);
     let conversation = env.open_direct(&ann, &bob).await;
@@ -95,7 +95,7 @@ async fn with_a_state_file_the_data_survives_an_emulator_restart() {
     drop(env);
     drop(moto);
 
-    let moto = Moto::start_with_state(&default_venv(), free_port(), Some(&state)).expect("moto from its state");
+    let moto = Moto::start_anywhere(&default_venv(), Some(&state)).expect("moto from its state");
     let env = TestEnv::start_on(&moto.endpoint, with_table, options()).await;
     let (status, body) =
         env.call("POST", "/auth/login", None, Some(json!({"login": ann.username, "password": ann.password}))).await;

@@ -8,7 +8,7 @@ use chat_local::aws_proxy::AwsProxy;
 use std::time::Duration;
 
 use chat::Config;
-use chat_local::emulator::{Moto, default_venv, free_port};
+use chat_local::emulator::{Moto, default_venv};
 use chat_local::local::{self, LocalBackend};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -29,7 +29,7 @@ pub fn aws_endpoint() -> String {
                 return endpoint;
             }
             let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || match Moto::start(&default_venv(), free_port()) {
+            std::thread::spawn(move || match Moto::start_anywhere(&default_venv(), None) {
                 Ok(moto) => {
                     tx.send(Ok(moto.endpoint.clone())).ok();
                     loop {

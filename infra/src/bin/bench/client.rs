@@ -54,8 +54,21 @@ impl Bench {
         }
     }
 
+    /// Connects as a real client would: a refused handshake (a `$connect` that timed out on a
+    /// loaded emulator) is tried again, up to five times, after a pause.
     pub async fn connect_owned(&self, token: String) -> Socket {
-        self.connect(&token).await
+        let url = format!("{}/?token={token}", self.backend.gateway.ws_url());
+        for attempt in 1.. {
+            match tokio_tungstenite::connect_async(url.as_str()).await {
+                Ok((socket, _)) => return socket,
+                Err(e) if attempt < 5 => {
+                    eprintln!("bench: handshake refused ({e}); again");
+                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                }
+                Err(e) => panic!("handshake: {e}"),
+            }
+        }
+        unreachable!()
     }
 
     pub async fn connect(&self, token: &str) -> Socket {

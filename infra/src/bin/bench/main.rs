@@ -61,6 +61,9 @@ async fn main() {
     // The bench measures the code, not API Gateway's throttles: lift the stage limits and the
     // local account concurrency (`throttle` measures where the defaults start refusing).
     let mut options = local::LocalOptions { account_concurrency: 1000, ..Default::default() };
+    // Connecting a 1,000-member room takes minutes here: its first sockets must not reach the
+    // 10-minute idle timeout before the message they wait for.
+    options.connection_limits.idle_timeout = std::time::Duration::from_secs(7200);
     // Webhooks on, to a receiver of the bench's own (the off-path section times them).
     let mut receiver = offpath::Receiver::start().await;
     options.parameters.insert("WebhookUrl".to_string(), receiver.url.clone());

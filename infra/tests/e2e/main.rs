@@ -36,4 +36,5 @@ mod security;
 mod security_keys;
 mod security_tokens;
 mod sizes;
+mod stale_presence;
 mod strict_inputs;

@@ -37,4 +37,5 @@ mod security_keys;
 mod security_tokens;
 mod sizes;
 mod stale_presence;
+mod stranger_matrix;
 mod strict_inputs;

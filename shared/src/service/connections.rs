@@ -49,11 +49,21 @@ fn due_for_refresh(connection_id: &str, every: Duration, now: Instant) -> bool {
     if memo.get(connection_id).is_some_and(|at| now.duration_since(*at) < every) {
         return false;
     }
+    remember(&mut memo, connection_id, every, now);
+    true
+}
+
+/// Notes a write of the activity of `connection_id` at `now`; when full, entries older than
+/// `every` (due anyway) go first.
+fn remember(memo: &mut HashMap<String, Instant>, connection_id: &str, every: Duration, now: Instant) {
     if memo.len() >= MEMO_MAX {
         memo.retain(|_, at| now.duration_since(*at) < every);
     }
     memo.insert(connection_id.to_string(), now);
-    true
+}
+
+fn refresh_interval(config: &Config) -> Duration {
+    Duration::from_secs(config.connection_refresh_secs.max(0) as u64)
 }
 
 /// A write that failed is tried again with the next frame.
@@ -80,7 +90,13 @@ pub async fn connect(app: &App, user_id: &str, connection_id: &str) -> Result<Pu
     let (stored, ()) =
         tokio::join!(app.store.put_connection(user_id, connection_id, expires_at), scheduling::seen(app, user_id));
     stored?;
-    due_for_refresh(connection_id, Duration::ZERO, Instant::now());
+    // The connect is the first write of its activity.
+    remember(
+        &mut REFRESHED.lock().unwrap_or_else(|e| e.into_inner()),
+        connection_id,
+        refresh_interval(&app.config),
+        Instant::now(),
+    );
     Ok(Pushes::presence(presence::online(app, user_id, connection_id).await))
 }
 
@@ -96,8 +112,7 @@ pub async fn disconnect(app: &App, user_id: &str, connection_id: &str) -> Result
 /// after a long silence, or a `$disconnect` raced this frame) is alive all the same, so it is
 /// recorded again and, if it is the user's only one, announced `online`. Never fails.
 pub async fn active(app: &App, user_id: &str, connection_id: &str, connected_at: Option<i64>) -> Pushes {
-    let every = Duration::from_secs(app.config.connection_refresh_secs.max(0) as u64);
-    if !due_for_refresh(connection_id, every, Instant::now()) {
+    if !due_for_refresh(connection_id, refresh_interval(&app.config), Instant::now()) {
         return Pushes::none();
     }
     let now = time::now().timestamp();

@@ -30,6 +30,7 @@ mod webhooks;
 // defects branch: sizes, security, fuzz, load, stale presence
 mod faults_push;
 mod fuzz;
+mod held_sockets;
 mod load;
 mod passwords;
 mod security;

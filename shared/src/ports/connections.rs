@@ -9,6 +9,10 @@ pub trait ConnectionStore: Send + Sync {
     /// Records a connection alive until `expires_at` (epoch seconds; its last activity is now).
     async fn put_connection(&self, user_id: &str, connection_id: &str, expires_at: i64) -> Result<()>;
     async fn delete_connection(&self, user_id: &str, connection_id: &str) -> Result<()>;
+    /// Removes a connection that answered 410, unless it opened at or after `opened_before`
+    /// (RFC 3339): a connection whose `$connect` has not returned yet answers 410 too. `false`
+    /// when it was kept (or was already gone).
+    async fn remove_gone_connection(&self, user_id: &str, connection_id: &str, opened_before: &str) -> Result<bool>;
     /// The connection was active now: it is alive until `expires_at`. `false` when no item exists
     /// (a `$disconnect` or the sweep removed it); nothing is then written.
     async fn touch_connection(&self, user_id: &str, connection_id: &str, expires_at: i64) -> Result<bool>;

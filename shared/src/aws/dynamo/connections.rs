@@ -88,6 +88,29 @@ impl ConnectionStore for DynamoStore {
         set
     }
 
+    async fn remove_gone_connection(&self, user_id: &str, connection_id: &str, opened_before: &str) -> Result<bool> {
+        let removed = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(user_id)))
+            .key(keys::SK, s(keys::connection(connection_id)))
+            // RFC 3339 in one format (UTC, milliseconds) sorts as time.
+            .condition_expression("connectedAt < :before")
+            .expression_attribute_values(":before", s(opened_before))
+            .send()
+            .await;
+        match removed {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                return Ok(false);
+            }
+            Err(e) => return Err(sdk_error(e)),
+        }
+        self.update_connection_set(user_id, connection_id, "DELETE").await?;
+        Ok(true)
+    }
+
     async fn touch_connection(&self, user_id: &str, connection_id: &str, expires_at: i64) -> Result<bool> {
         let written = self
             .client

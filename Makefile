@@ -74,8 +74,8 @@ bench-gateway: venv
 	$(CARGO) build --release -p chat-local --bin local-gateway --bin local-gateway-capacity
 	$(CARGO) run --release -p chat-local --bin local-gateway-capacity | tee bench/gateway-capacity.md
 
-## soak: the long part of the fault/fuzz/load suite (infra/tests/e2e/{load,fuzz}.rs): 20 clients x 50
-## messages, 20,000 fuzzed frames and 5,000 REST bodies (CHAT_FUZZ_SEED replays a printed seed).
+## soak: the long part of the fault/fuzz/load suite (infra/tests/e2e/{load,fuzz,held_sockets}.rs): 20 clients x 50
+## messages, 20,000 fuzzed frames and 5,000 REST bodies (CHAT_FUZZ_SEED replays a printed seed), 1,000 sockets held.
 soak: venv
-	CHAT_LOAD_CLIENTS=20 CHAT_LOAD_MESSAGES=50 CHAT_FUZZ_FRAMES=20000 CHAT_FUZZ_BODIES=5000 \
-		$(CARGO) test -p chat-local --test e2e -- --nocapture --include-ignored load:: fuzz:: faults
+	CHAT_LOAD_CLIENTS=20 CHAT_LOAD_MESSAGES=50 CHAT_FUZZ_FRAMES=20000 CHAT_FUZZ_BODIES=5000 CHAT_HELD_SOCKETS=1000 \
+		$(CARGO) test -p chat-local --test e2e -- --nocapture --include-ignored load:: fuzz:: faults held_sockets

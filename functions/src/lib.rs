@@ -9,6 +9,7 @@ mod lambda;
 pub mod push;
 pub mod registry;
 pub mod scheduler;
+pub mod sweep;
 pub mod ws;
 
 pub use lambda::{Handler, run, run_http};

@@ -9,7 +9,7 @@ use lambda_http::Body;
 use lambda_runtime::Error;
 use serde_json::Value;
 
-use crate::{events, http, push, scheduler, ws};
+use crate::{events, http, push, scheduler, sweep, ws};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
@@ -26,10 +26,11 @@ pub enum Function {
     SchedulerWorker,
     Events,
     Push,
+    ConnectionSweeper,
 }
 
 impl Function {
-    pub const ALL: [Function; 13] = [
+    pub const ALL: [Function; 14] = [
         Function::WsAuthorizer,
         Function::WsConnect,
         Function::WsDisconnect,
@@ -43,6 +44,7 @@ impl Function {
         Function::SchedulerWorker,
         Function::Events,
         Function::Push,
+        Function::ConnectionSweeper,
     ];
 
     /// The cargo binary (and the `BuildProperties.Binary` in template.yaml).
@@ -61,6 +63,7 @@ impl Function {
             Function::SchedulerWorker => "scheduler-worker",
             Function::Events => "events",
             Function::Push => "push",
+            Function::ConnectionSweeper => "connection-sweeper",
         }
     }
 
@@ -93,6 +96,7 @@ pub async fn invoke(app: &App, function: Function, event: Value) -> Result<Value
         Function::SchedulerWorker => serde_json::to_value(scheduler::work(app, serde_json::from_value(event)?).await?)?,
         Function::Events => events::handle(app, serde_json::from_value(event)?).await?,
         Function::Push => push::handle(app, serde_json::from_value(event)?).await?,
+        Function::ConnectionSweeper => serde_json::to_value(sweep::sweep(app, serde_json::from_value(event)?).await?)?,
     };
     Ok(answer)
 }

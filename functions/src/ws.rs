@@ -287,6 +287,12 @@ where
         return Ok(status(401));
     };
     let origin = Caller { user_id: caller.user_id.clone(), connection_id: caller.connection_id.clone() };
+    // Any frame proves the connection alive (written at most once per refresh interval), ahead
+    // of the action so a frame that fails still counts.
+    let connected_at = event.request_context.connected_at / 1000;
+    let kept_alive =
+        connections::active(app, &caller.user_id, &caller.connection_id, (connected_at > 0).then_some(connected_at))
+            .await;
     let raw = if event.is_base64_encoded { None } else { event.body.as_deref() };
     let pushes = match raw {
         None => reply(&origin, &ServerEvent::error(&ChatError::invalid("frames must be JSON text"), None)),
@@ -306,6 +312,6 @@ where
             }
         },
     };
-    push::deliver(app, pushes).await.log(route);
+    push::deliver(app, kept_alive.and(pushes)).await.log(route);
     Ok(status(200))
 }

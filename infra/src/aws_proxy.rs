@@ -35,6 +35,9 @@ pub struct AwsProxy {
     /// Prices DynamoDB requests while enabled (`make bench`).
     pub pricing: Pricing,
     faults: Mutex<BTreeMap<&'static str, u64>>,
+    /// Callers (`chat-fn-<binary>`) every DynamoDB request of which is refused (500): a function
+    /// that fails outright, as a `$disconnect` did when 1,000 sockets dropped at once.
+    failing_callers: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl AwsProxy {
@@ -49,6 +52,7 @@ impl AwsProxy {
             counts: Mutex::new(BTreeMap::new()),
             pricing: Pricing::default(),
             faults: Mutex::new(BTreeMap::new()),
+            failing_callers: Mutex::new(Default::default()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
         let url = format!("http://{}", listener.local_addr().expect("proxy address"));
@@ -85,6 +89,18 @@ impl AwsProxy {
     /// The local stand-ins' own requests since the last call (pollers, deliveries, checks).
     pub fn take_emulation_counts(&self) -> BTreeMap<String, u64> {
         self.counts.lock().expect("counts").remove(crate::account::EMULATION_APP).unwrap_or_default()
+    }
+
+    /// Refuses every DynamoDB request of the function `binary` (template.yaml's `Binary`) from
+    /// now on, or again forwards them (`fail = false`).
+    pub fn fail_function(&self, binary: &str, fail: bool) {
+        let mut callers = self.failing_callers.lock().expect("failing callers");
+        let caller = format!("chat-fn-{binary}");
+        if fail {
+            callers.insert(caller);
+        } else {
+            callers.remove(&caller);
+        }
     }
 
     /// Faults injected so far, by kind.
@@ -184,8 +200,13 @@ async fn forward(State(proxy): State<Arc<AwsProxy>>, request: Request) -> Respon
         Service::Sqs | Service::Management => proxy.other_faults_per_mille.load(Ordering::Relaxed),
         Service::Other => 0,
     };
-    let fault = (random_per_mille() < share)
-        .then(|| ["refused", "throttled", "answer lost"][(random_per_mille() % 3) as usize]);
+    let failing =
+        service == Service::Dynamo && proxy.failing_callers.lock().expect("failing callers").contains(&caller);
+    let fault = if failing {
+        Some("refused")
+    } else {
+        (random_per_mille() < share).then(|| ["refused", "throttled", "answer lost"][(random_per_mille() % 3) as usize])
+    };
     if let Some(kind) = fault {
         *proxy.faults.lock().expect("faults").entry(kind).or_default() += 1;
         match kind {

@@ -26,8 +26,14 @@ pub struct Config {
     pub max_frame_bytes: usize,
     /// How long a `(sender, clientMsgId)` pair is remembered.
     pub idempotency_ttl_secs: i64,
-    /// API Gateway closes a connection after 2 hours; the connection item lives a little longer.
+    /// API Gateway closes a connection after 2 hours; no connection item outlives this.
     pub connection_ttl_secs: i64,
+    /// API Gateway's idle timeout (`CHAT_CONNECTION_IDLE_SECS`, 600): a connection that sent no
+    /// frame for this long has been closed, whether or not its `$disconnect` ran.
+    pub connection_idle_secs: i64,
+    /// A connection's last activity is written at most once per this many seconds
+    /// (`CHAT_CONNECTION_REFRESH_SECS`, 300), not per frame (service/connections.rs).
+    pub connection_refresh_secs: i64,
 
     // ---- rate limits, presence bounds (users branch). A limit of 0 turns that check off.
     /// WebSocket actions per user per window (`CHAT_WS_RATE_PER_MIN`, 120); `ping` is exempt.
@@ -122,6 +128,8 @@ impl Config {
             max_frame_bytes: number("CHAT_MAX_FRAME_BYTES", Self::DEFAULT_MAX_FRAME_BYTES as i64)? as usize,
             idempotency_ttl_secs: number("CHAT_IDEMPOTENCY_TTL_SECS", 7 * 24 * 3600)?,
             connection_ttl_secs: number("CHAT_CONNECTION_TTL_SECS", 2 * 3600 + 600)?,
+            connection_idle_secs: positive("CHAT_CONNECTION_IDLE_SECS", 600)?,
+            connection_refresh_secs: positive("CHAT_CONNECTION_REFRESH_SECS", 300)?,
             ws_rate_limit: count("CHAT_WS_RATE_PER_MIN", 120)? as u32,
             ws_rate_window_secs: positive("CHAT_WS_RATE_WINDOW_SECS", 60)?,
             auth_rate_per_ip: count("CHAT_AUTH_RATE_PER_IP_PER_MIN", 60)? as u32,

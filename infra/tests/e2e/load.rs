@@ -20,6 +20,13 @@ async fn recv_long(ws: &mut crate::support::Ws) -> serde_json::Value {
     ws.try_recv(Duration::from_secs(60)).await.expect("an event within 60 s under load")
 }
 
+/// API Gateway's own answer to a message it refused (stage throttling, or an integration that
+/// failed): `{"message", "connectionId", "requestId"}` with a requestId of its own, no `type`.
+/// Each client has one frame in flight, so it is the answer to that frame.
+fn refused_by_gateway(event: &serde_json::Value) -> bool {
+    event.get("type").is_none() && event["message"].is_string()
+}
+
 struct Outcome {
     attempts: usize,
     failures: usize,
@@ -56,7 +63,7 @@ async fn run_client(
             ws.send(frame.clone()).await;
             let answer = loop {
                 let event = recv_long(&mut ws).await;
-                if event["requestId"] == rid.as_str() {
+                if event["requestId"] == rid.as_str() || refused_by_gateway(&event) {
                     break event;
                 }
                 note(&event, &mut outcome);
@@ -81,12 +88,20 @@ async fn run_client(
     }
     // Sync only once every client has had all its messages acknowledged.
     everyone_sent.wait().await;
-    ws.send(json!({"action": "sync", "requestId": "final", "since": "00000000000000000000000000", "limit": 100})).await;
+    let mut frame =
+        json!({"action": "sync", "requestId": "final", "since": "00000000000000000000000000", "limit": 100});
+    ws.send(frame.clone()).await;
     loop {
         let answer = loop {
             let event = recv_long(&mut ws).await;
             if event["type"] == "sync" {
                 break event;
+            }
+            if refused_by_gateway(&event) {
+                outcome.attempts += 1;
+                outcome.failures += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                ws.send(frame.clone()).await;
             }
         };
         for m in answer["messages"].as_array().unwrap() {
@@ -98,7 +113,8 @@ async fn run_client(
             break;
         }
         let cursor = answer["cursor"].as_str().map(str::to_string);
-        ws.send(json!({"action": "sync", "since": "00000000000000000000000000", "cursor": cursor, "limit": 100})).await;
+        frame = json!({"action": "sync", "since": "00000000000000000000000000", "cursor": cursor, "limit": 100});
+        ws.send(frame.clone()).await;
     }
     outcome
 }

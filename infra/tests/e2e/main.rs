@@ -30,10 +30,13 @@ mod webhooks;
 // defects branch: sizes, security, fuzz, load, stale presence
 mod faults_push;
 mod fuzz;
+mod held_sockets;
 mod load;
 mod passwords;
 mod security;
 mod security_keys;
 mod security_tokens;
 mod sizes;
+mod stale_presence;
+mod stranger_matrix;
 mod strict_inputs;

@@ -261,6 +261,7 @@ async fn a_gone_connection_is_removed_on_the_next_push() {
     // the socket dies and API Gateway forgets it, but no $disconnect reaches the backend
     assert!(env.backend.gateway.drop_silently(&stale_id));
     drop(bob_stale);
+    env.age_connection(&bob.id, &stale_id, 60).await;
     assert!(env.stored_connections(&bob.id).await.contains(&stale_id));
 
     ann_ws.send(json!({"action": "send", "to": bob.id, "content": "still there?", "clientMsgId": "g1"})).await;

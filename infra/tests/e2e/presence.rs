@@ -136,6 +136,7 @@ async fn a_last_connection_found_gone_is_announced_offline() {
     // bob's socket dies without a $disconnect: nobody is told yet
     assert!(env.backend.gateway.drop_silently(&stale_id));
     drop(bob_stale);
+    env.age_connection(&bob.id, &stale_id, 60).await;
     ann_ws.send(json!({"action": "send", "to": bob.id, "content": "there?", "clientMsgId": "g1"})).await;
     next_is(&mut ann_ws, "message.sent").await;
     // the push to bob met 410: the record goes, and bob had no other connection

@@ -63,6 +63,31 @@ async fn a_spoofed_forwarded_for_does_not_bypass_the_ip_limit() {
         statuses.push(login(&env, &format!("nobody_{i}"), "whatever-1", Some(&spoofed)).await.0);
     }
     assert_eq!(statuses, vec![401, 401, 401, 429, 429, 429]);
+    // Many more, each with another spoofed chain and the other client-set address headers, on
+    // login and register alike: still 429, every time.
+    for i in 0..20 {
+        let path = if i % 2 == 0 { "/auth/login" } else { "/auth/register" };
+        let body = json!({"login": format!("x_{i}"), "username": format!("x_{i}"), "email": format!("x{i}@example.com"),
+            "password": "whatever-1"});
+        let body = if path == "/auth/login" {
+            json!({"login": body["login"], "password": body["password"]})
+        } else {
+            json!({"username": body["username"], "email": body["email"], "password": body["password"]})
+        };
+        let status = env
+            .http
+            .post(env.url(path))
+            .header("x-forwarded-for", format!("198.51.100.{i}, 10.0.0.{i}"))
+            .header("x-real-ip", format!("198.51.100.{i}"))
+            .header("forwarded", format!("for=198.51.100.{i}"))
+            .json(&body)
+            .send()
+            .await
+            .expect("HTTP request")
+            .status()
+            .as_u16();
+        assert_eq!(status, 429, "{path} #{i} with spoofed addresses");
+    }
 }
 
 /// `GET /users/{id}` and `GET /users?q=` show `online`/`lastSeen` only to those who also get the

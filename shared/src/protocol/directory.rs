@@ -32,6 +32,22 @@ pub struct Stats {
     pub messages_last24h: u64,
 }
 
+/// What one run of the connection sweep did (its Lambda answer, and its log line).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    /// Connections found past their expiry (silent past the idle timeout, `$disconnect` lost).
+    pub expired: usize,
+    /// Of those, removed now (the others were refreshed or removed meanwhile, or failed).
+    pub removed: usize,
+    /// Removals that failed; the next run tries them again.
+    pub failed: usize,
+    /// Users left with no connection: `offline` announced to their contacts.
+    pub offline: usize,
+    /// More expired connections than one run takes: the next run goes on.
+    pub more: bool,
+}
+
 /// The `presence` event: `{type:"presence",userId,online,lastSeen}`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

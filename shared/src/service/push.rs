@@ -13,6 +13,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use crate::App;
+use crate::domain::time;
 use crate::error::{ChatError, ErrorCode, Result};
 use crate::ports::PushOutcome;
 use crate::protocol::ws::ServerEvent;
@@ -173,8 +174,8 @@ pub async fn deliver(app: &App, pushes: Pushes) -> Delivery {
         if gone.is_empty() {
             continue;
         }
-        forget(app, &gone).await;
-        let left: BTreeSet<&str> = gone.iter().filter(|p| !p.presence).map(|p| p.user_id.as_str()).collect();
+        let removed = forget(app, &gone).await;
+        let left: BTreeSet<&str> = removed.iter().filter(|p| !p.presence).map(|p| p.user_id.as_str()).collect();
         let announcements = futures::future::join_all(left.into_iter().map(|user| presence::offline(app, user))).await;
         let follow_up = Pushes::presence(announcements.into_iter().flatten());
         for wave in follow_up.waves.into_iter().rev() {
@@ -280,15 +281,32 @@ fn event_kind_and_request(payload: &str) -> (String, Option<String>) {
     }
 }
 
-/// Removes the records of gone connections, all at once.
-async fn forget(app: &App, gone: &[Push]) {
-    let removals = gone.iter().map(|p| app.store.delete_connection(&p.user_id, &p.connection_id));
+/// API Gateway's integration timeout bounds a `$connect`: a connection opened longer ago than
+/// this has completed its handshake, so its 410 means it is gone.
+const HANDSHAKE_SECS: i64 = 30;
+
+/// Removes the records of gone connections, all at once; returns those removed. A 410 from a
+/// connection that opened less than [`HANDSHAKE_SECS`] ago may only mean its `$connect` has not
+/// returned yet (a contact's presence push, under many handshakes at once): its record stays, as
+/// removing it would leave an open socket that no push reaches. If it is gone after all, a later
+/// push or the sweep (service/connections.rs) removes it.
+async fn forget<'a>(app: &App, gone: &'a [Push]) -> Vec<&'a Push> {
+    let before = time::rfc3339(time::now() - chrono::Duration::seconds(HANDSHAKE_SECS));
+    let removals = gone.iter().map(|p| app.store.remove_gone_connection(&p.user_id, &p.connection_id, &before));
+    let mut removed = Vec::new();
     for (push, result) in gone.iter().zip(futures::future::join_all(removals).await) {
         match result {
-            Ok(()) => tracing::info!(connection = %push.connection_id, "removed gone connection"),
+            Ok(true) => {
+                tracing::info!(connection = %push.connection_id, "removed gone connection");
+                removed.push(push);
+            }
+            Ok(false) => {
+                tracing::info!(connection = %push.connection_id, "410 from a connection still in its handshake (or removed): kept")
+            }
             Err(e) => tracing::warn!(connection = %push.connection_id, error = %e, "could not remove gone connection"),
         }
     }
+    removed
 }
 
 #[cfg(test)]

@@ -107,8 +107,13 @@ fn template_schedules_queues_and_mappings() {
         rules,
         vec![
             ("PlannerSchedule", Some(Function::SchedulerPlanner), true),
-            ("DispatcherSchedule", Some(Function::SchedulerDispatcher), true)
+            ("DispatcherSchedule", Some(Function::SchedulerDispatcher), true),
+            ("SweepSchedule", Some(Function::ConnectionSweeper), true)
         ]
+    );
+    assert_eq!(
+        t.events.schedule("SweepSchedule").unwrap().expression,
+        ScheduleExpression::Rate(chrono::Duration::minutes(2))
     );
     let planner = t.events.schedule("PlannerSchedule").unwrap();
     assert_eq!(planner.rule_id, "SchedulerPlannerFunctionPlannerSchedule");

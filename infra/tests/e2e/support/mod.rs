@@ -278,6 +278,22 @@ impl TestEnv {
         out.items().iter().filter_map(|i| i.get("connectionId").and_then(|v| v.as_s().ok()).cloned()).collect()
     }
 
+    /// Moves a connection's `connectedAt` `secs` into the past: a connection that finished its
+    /// handshake long ago (only those are removed when a push meets 410, service/push.rs).
+    pub async fn age_connection(&self, user_id: &str, connection_id: &str, secs: i64) {
+        let at = chat::domain::time::rfc3339(chrono::Utc::now() - chrono::Duration::seconds(secs));
+        self.dynamo
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user_id}")))
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(format!("CONN#{connection_id}")))
+            .update_expression("SET connectedAt = :at")
+            .expression_attribute_values(":at", aws_sdk_dynamodb::types::AttributeValue::S(at))
+            .send()
+            .await
+            .expect("age the connection");
+    }
+
     /// Waits until `check` holds (for effects that follow a socket close asynchronously).
     pub async fn eventually<F, Fut>(&self, what: &str, check: F)
     where

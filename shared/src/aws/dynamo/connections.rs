@@ -1,6 +1,10 @@
 //! `ConnectionStore`: one item per open connection (`USER#{id}` / `CONN#{connId}`, with TTL and
 //! the sharded `/stats` index keys) plus the user's connection set (`USER#{id}` / `CONNSET`),
 //! which is what fan-out reads: 100 users per BatchGetItem instead of one Query per user.
+//!
+//! `expiresAt` is when the connection stops counting as alive: its last recorded activity plus
+//! API Gateway's idle timeout and the refresh interval (service/connections.rs). It leads the
+//! index sort key, so `/stats` skips the dead by key and the sweep finds them by key.
 
 use std::collections::HashMap;
 
@@ -8,7 +12,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::DynamoStore;
-use super::common::{n, s, sdk_error};
+use super::common::{n, s, sdk_error, string_attr};
 use crate::aws::keys;
 use crate::error::Result;
 use crate::ports::ConnectionStore;
@@ -57,6 +61,7 @@ impl ConnectionStore for DynamoStore {
             .item(keys::SK, s(keys::connection(connection_id)))
             .item("connectionId", s(connection_id))
             .item("connectedAt", s(crate::domain::time::rfc3339(chrono::Utc::now())))
+            .item("lastActiveAt", s(crate::domain::time::rfc3339(chrono::Utc::now())))
             .item(keys::EXPIRES_AT, n(expires_at))
             // Sharded, sparse connection index for /stats (see stats.rs).
             .item(keys::GSI1PK, s(keys::connection_index(keys::connection_shard(connection_id))))
@@ -81,6 +86,115 @@ impl ConnectionStore for DynamoStore {
         let (item, set) = tokio::join!(item, set);
         item.map_err(sdk_error)?;
         set
+    }
+
+    async fn remove_gone_connection(&self, user_id: &str, connection_id: &str, opened_before: &str) -> Result<bool> {
+        let removed = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(user_id)))
+            .key(keys::SK, s(keys::connection(connection_id)))
+            // RFC 3339 in one format (UTC, milliseconds) sorts as time.
+            .condition_expression("connectedAt < :before")
+            .expression_attribute_values(":before", s(opened_before))
+            .send()
+            .await;
+        match removed {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                return Ok(false);
+            }
+            Err(e) => return Err(sdk_error(e)),
+        }
+        self.update_connection_set(user_id, connection_id, "DELETE").await?;
+        Ok(true)
+    }
+
+    async fn touch_connection(&self, user_id: &str, connection_id: &str, expires_at: i64) -> Result<bool> {
+        let written = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(user_id)))
+            .key(keys::SK, s(keys::connection(connection_id)))
+            // Never re-creates an item that `$disconnect` or the sweep removed.
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET expiresAt = :e, lastActiveAt = :t, gsi1sk = :sk")
+            .expression_attribute_values(":e", n(expires_at))
+            .expression_attribute_values(":t", s(crate::domain::time::rfc3339(chrono::Utc::now())))
+            .expression_attribute_values(":sk", s(keys::connection_index_sort(expires_at, user_id, connection_id)))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn expired_connections(&self, now: i64, max: usize) -> Result<(Vec<(String, String)>, bool)> {
+        let per_shard = max.div_ceil(keys::CONNECTION_SHARDS as usize).max(1);
+        let shard_reads = (0..keys::CONNECTION_SHARDS).map(|shard| async move {
+            let mut found = Vec::new();
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI1)
+                // Sort keys start with the zero-padded expiry: "<= now" is exactly the expired.
+                .key_condition_expression("gsi1pk = :p AND gsi1sk <= :now")
+                .expression_attribute_values(":p", s(keys::connection_index(shard)))
+                .expression_attribute_values(":now", s(format!("{now:012}#~")))
+                .projection_expression("gsi1sk")
+                .limit((per_shard + 1).min(1000) as i32)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                for item in page.map_err(sdk_error)?.items.unwrap_or_default() {
+                    let sk = string_attr(&item, keys::GSI1SK).unwrap_or_default();
+                    let mut parts = sk.splitn(3, '#').skip(1);
+                    if let (Some(user), Some(connection)) = (parts.next(), parts.next()) {
+                        found.push((user.to_string(), connection.to_string()));
+                    }
+                }
+                if found.len() > per_shard {
+                    break;
+                }
+            }
+            Ok::<_, crate::error::ChatError>(found)
+        });
+        let (mut out, mut more) = (Vec::new(), false);
+        for shard in futures::future::join_all(shard_reads).await {
+            let mut shard = shard?;
+            more |= shard.len() > per_shard;
+            shard.truncate(per_shard);
+            out.extend(shard);
+        }
+        Ok((out, more))
+    }
+
+    async fn remove_expired_connection(&self, user_id: &str, connection_id: &str, now: i64) -> Result<bool> {
+        let removed = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(user_id)))
+            .key(keys::SK, s(keys::connection(connection_id)))
+            // A frame that refreshed it since the sweep's read keeps it.
+            .condition_expression("expiresAt <= :now")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match removed {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                return Ok(false);
+            }
+            Err(e) => return Err(sdk_error(e)),
+        }
+        self.update_connection_set(user_id, connection_id, "DELETE").await?;
+        Ok(true)
     }
 
     async fn connections_of_users(&self, user_ids: &[String]) -> Result<Vec<(String, String)>> {

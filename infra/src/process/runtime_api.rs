@@ -100,9 +100,16 @@ async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
     set("lambda-runtime-aws-request-id", invocation.request_id.clone());
     set("lambda-runtime-deadline-ms", invocation.deadline_ms.to_string());
     set("lambda-runtime-invoked-function-arn", api.function_arn.clone());
-    set("lambda-runtime-trace-id", format!("Root=1-{}-{}", ulid::Ulid::generate(), invocation.request_id));
+    set("lambda-runtime-trace-id", trace_id());
     set("content-type", "application/json".to_string());
     (StatusCode::OK, headers, invocation.event.to_string()).into_response()
+}
+
+/// An X-Ray trace header: `Root=1-<epoch seconds, 8 hex>-<96 random bits, 24 hex>`.
+fn trace_id() -> String {
+    let id = ulid::Ulid::generate();
+    let seconds = id.timestamp_ms() / 1000;
+    format!("Root=1-{seconds:08x}-{:024x};Sampled=0", id.0 & ((1u128 << 96) - 1))
 }
 
 async fn response(State(api): State<Arc<RuntimeApi>>, Path(id): Path<String>, body: Bytes) -> Response {

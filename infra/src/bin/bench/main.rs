@@ -6,6 +6,8 @@
 //! - AWS requests per operation, DynamoDB units and the cost per million messages they imply.
 //! - End-to-end latency (p50/p99) and throughput of `send` with many clients, against `ping`
 //!   (the gateway and function path with no AWS call) in the same run.
+//! - The functions as processes (`CHAT_BENCH_ONLY=processes` alone): each one's cold-start init
+//!   and resident memory after its invocations (processes.rs).
 //!
 //! Prints a Markdown report and writes it to bench/results.md.
 
@@ -107,9 +109,7 @@ async fn main() {
     let report =
         report::render(started, &rows, &priced, &load, &fanout, room_size) + "\n" + &memory + "\n" + &processes;
     println!("{report}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench");
-    std::fs::create_dir_all(&dir).ok();
-    std::fs::write(dir.join("results.md"), &report).expect("write bench/results.md");
+    write_report("results.md", &report);
     eprintln!("bench: wrote bench/results.md");
     drop(moto);
 }

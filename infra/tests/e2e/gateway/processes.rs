@@ -208,3 +208,37 @@ async fn a_process_past_its_timeout_is_killed_and_the_next_invocation_starts_ano
     assert_eq!(send.init_ms.len(), 2, "{send:?}");
     assert!(send.instances.len() == 1 && send.instances[0].pid != first, "{send:?}");
 }
+
+#[test]
+fn a_process_gets_its_template_environment_with_local_resources() {
+    let template = super::template();
+    let config = chat::Config::from_lookup(|k| match k {
+        "CHAT_TABLE" => Some("local-table".into()),
+        "CHAT_JWT_SECRET" => Some("0123456789abcdef0123456789abcdef".into()),
+        "CHAT_JWT_KEYS_PARAMETER" => Some("/local-table/jwt-keys".into()),
+        "CHAT_SCHEDULE_QUEUE_URL" => Some("http://127.0.0.1:1/queue".into()),
+        "CHAT_MANAGEMENT_ENDPOINT" => Some("http://127.0.0.1:2".into()),
+        "CHAT_EVENT_BUS" => Some("local-bus".into()),
+        "CHAT_WS_RATE_PER_MIN" => Some("7".into()),
+        _ => None,
+    })
+    .unwrap();
+    let of = |binary: &str| chat_local::local::function_variables(&template, &config, binary);
+    let send = of("ws-send");
+    // resources the template gives it, as their local equivalents; literals as the template has them
+    assert_eq!(send["CHAT_TABLE"], "local-table");
+    assert_eq!(send["CHAT_MANAGEMENT_ENDPOINT"], "http://127.0.0.1:2");
+    assert_eq!(send["MALLOC_ARENA_MAX"], "2");
+    assert!(send.contains_key("RUST_LOG"));
+    // the local settings over the template's parameter values
+    assert_eq!(send["CHAT_WS_RATE_PER_MIN"], "7");
+    // resources it is not given: absent, as on AWS
+    for missing in ["CHAT_SCHEDULE_QUEUE_URL", "CHAT_EVENT_BUS", "CHAT_JWT_KEYS_PARAMETER", "CHAT_JWT_SECRET"] {
+        assert!(!send.contains_key(missing), "ws-send has {missing}");
+    }
+    assert_eq!(of("scheduler-dispatcher")["CHAT_SCHEDULE_QUEUE_URL"], "http://127.0.0.1:1/queue");
+    assert_eq!(of("events")["CHAT_EVENT_BUS"], "local-bus");
+    let http = of("http-api");
+    assert_eq!(http["CHAT_JWT_KEYS_PARAMETER"], "/local-table/jwt-keys");
+    assert!(!http.contains_key("CHAT_JWT_SECRET"), "the keys come from the parameter");
+}

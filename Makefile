@@ -11,6 +11,13 @@ VENV_SH := infra/scripts/venv.sh
 dev: venv
 	$(CARGO) run --bin local-gateway
 
+## dev-process: `make dev` with each function as its built binary in processes of its own,
+## speaking the Lambda Runtime API (cold starts, init errors, memory per function: docs/local-gateway.md).
+.PHONY: dev-process
+dev-process: venv
+	$(CARGO) build -p chat-functions --bins
+	CHAT_LOCAL_FUNCTIONS=process $(CARGO) run --bin local-gateway
+
 ## dev-reset: `make dev` from an empty emulator (deletes the state kept under .local/).
 dev-reset:
 	rm -rf .local
@@ -62,7 +69,8 @@ clean-venv:
 	rm -rf .venv
 
 ## bench: round trips per route, priced DynamoDB units, cost per message, load latency, memory and init
-## of every function binary against the empty and SDK baselines (bench/results.md).
+## of every function binary against the empty and SDK baselines, cold starts and RSS of each function
+## run as processes (bench/results.md; CHAT_BENCH_ONLY=processes: that part alone, bench/processes.md).
 bench: venv
 	$(CARGO) build --release --bins
 	$(CARGO) run --release -p chat-local --bin bench

@@ -13,6 +13,7 @@ pub mod invoke;
 pub mod local;
 pub mod pattern;
 pub mod pricing;
+pub mod process;
 pub mod recovery;
 pub mod restore;
 pub mod schedules;

@@ -18,6 +18,7 @@ use crate::bootstrap::LocalQueue;
 use crate::gateway::{ConnectionLimits, GatewayOptions, RunningGateway, serve};
 use crate::invoke::{Invoke, InvokeError, Limited};
 use crate::restore::Restore;
+use crate::process::{FunctionSpec, ProcessFunctions};
 use crate::schedules::{LocalSchedules, Tasks};
 use crate::sqs_mapping::PollOptions;
 use crate::template::Template;
@@ -82,6 +83,21 @@ pub struct LocalBackend {
     pub schedules: Arc<LocalSchedules>,
     /// Schedule clocks and SQS pollers; stopped when the backend is dropped.
     pub event_tasks: Tasks,
+    /// The functions' processes in process mode (their cold starts and memory), else None.
+    pub processes: Option<Arc<ProcessFunctions>>,
+}
+
+/// How the functions run (`CHAT_LOCAL_FUNCTIONS`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FunctionMode {
+    /// `in-process` (the default): the handler code called in the gateway's process, one App per
+    /// function.
+    #[default]
+    InProcess,
+    /// `process`: the built binaries (`cargo build -p chat-functions --bins`), each execution
+    /// environment a process speaking the Lambda Runtime API (infra/src/process/). The binaries
+    /// are looked up in `CHAT_LOCAL_FUNCTIONS_DIR`, else beside the running executable.
+    Process { dir: Option<std::path::PathBuf> },
 }
 
 /// How the local EventBridge and SQS event sources run.
@@ -110,6 +126,8 @@ pub struct LocalOptions {
     /// (`CHAT_LOCAL_ACCOUNT_CONCURRENCY`, default 64: AWS's default is 1,000, but one moto
     /// process serialises every request and has no back-pressure of its own).
     pub account_concurrency: usize,
+    /// In-process handler calls or the built binaries as processes (`CHAT_LOCAL_FUNCTIONS`).
+    pub functions: FunctionMode,
 }
 
 impl Default for LocalOptions {
@@ -122,6 +140,7 @@ impl Default for LocalOptions {
             connection_limits: ConnectionLimits::default(),
             recovery_interval: Duration::from_secs(1),
             account_concurrency: 64,
+            functions: FunctionMode::InProcess,
             web_root: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/app")),
         }
     }
@@ -159,6 +178,13 @@ impl LocalOptions {
         if let Some(v) = var("CHAT_LOCAL_RECOVERY_MS") {
             options.recovery_interval =
                 Duration::from_millis(v.parse().map_err(|_| "CHAT_LOCAL_RECOVERY_MS is not a number")?);
+        }
+        match var("CHAT_LOCAL_FUNCTIONS").as_deref() {
+            None | Some("in-process") => {}
+            Some("process") => {
+                options.functions = FunctionMode::Process { dir: var("CHAT_LOCAL_FUNCTIONS_DIR").map(Into::into) }
+            }
+            Some(other) => return Err(format!("CHAT_LOCAL_FUNCTIONS must be in-process or process, not {other:?}")),
         }
         for (key, value) in std::env::vars() {
             if let Some(name) = key.strip_prefix("CHAT_PARAMETER_") {
@@ -243,16 +269,25 @@ pub async fn start_with(
         config.jwt_keys_parameter = Some(name.clone());
         jwt_keys = Some((name, value));
     }
-    check_environment(&template)?;
-    let own = per_function_apps(&template, &config, &sdk).await?;
-    let mut app = App::with_sdk_config(config, &sdk).map_err(|e| e.to_string())?;
+    let mut app = App::with_sdk_config(config.clone(), &sdk).map_err(|e| e.to_string())?;
     app.load_jwt_keys(&sdk).await.map_err(|e| e.message)?;
+    let (code, processes): (Arc<dyn Invoke>, _) = match &options.functions {
+        FunctionMode::InProcess => {
+            // No init to fail in-process: a function the template leaves without a required
+            // variable stops the start-up instead.
+            check_environment(&template)?;
+            let own = per_function_apps(&template, &config, &sdk).await?;
+            (Arc::new(ChatFunctions::with_apps(app.clone(), own)), None)
+        }
+        FunctionMode::Process { dir } => {
+            let specs = function_specs(&template, &config, endpoint, dir.as_deref())?;
+            let processes = Arc::new(ProcessFunctions::new(specs));
+            (processes.clone() as Arc<dyn Invoke>, Some(processes))
+        }
+    };
     // Lambda's rules (each function's Timeout, reserved or account concurrency) around the code.
-    let functions: Arc<dyn Invoke> = Arc::new(Limited::new(
-        Arc::new(ChatFunctions::with_apps(app.clone(), own)),
-        &template.function_limits,
-        options.account_concurrency,
-    ));
+    let functions: Arc<dyn Invoke> =
+        Arc::new(Limited::new(code, &template.function_limits, options.account_concurrency));
 
     let schedules = LocalSchedules::new(functions.clone(), template.events.schedules.clone());
     let mut event_tasks = crate::sqs_mapping::start(
@@ -288,7 +323,10 @@ pub async fn start_with(
         event_tasks.0.append(&mut clock.0);
     }
     let gateway_options = GatewayOptions {
-        admin: Some(schedules.admin_router()),
+        admin: Some(match &processes {
+            Some(processes) => schedules.admin_router().merge(processes.admin_router()),
+            None => schedules.admin_router(),
+        }),
         credentials: crate::gateway::LocalCredentials::new([crate::account::local_credentials()])
             .with_functions(template.functions.keys()),
         limits: options.connection_limits,
@@ -296,7 +334,7 @@ pub async fn start_with(
     };
     let gateway =
         serve(functions, template, gateway_options, ws_listener, http_listener).await.map_err(|e| e.to_string())?;
-    Ok(LocalBackend { gateway, app, sdk, queues, schedules, event_tasks })
+    Ok(LocalBackend { gateway, app, sdk, queues, schedules, event_tasks, processes })
 }
 
 /// Re-creates every resource of the template (`restore.rs`) when the emulator lost the table.
@@ -327,11 +365,36 @@ pub fn check_environment(template: &Template) -> Result<(), String> {
     Ok(())
 }
 
-/// One App per function from `config`, keeping only what the function's template Environment
-/// declares among the variables that differ by function: the queue URL and the management
-/// endpoint, and the JWT keys (only a function whose Environment names the keys parameter reads
-/// them at init; any other refuses every token, as it would on AWS). A function the template
-/// forgets to give the queue has none here either. Each signs with its own identity
+/// `config` as one function sees it, keeping only what its template Environment declares among
+/// the variables that differ by function: the queue URL and the management endpoint, and the JWT
+/// keys (only a function whose Environment names the keys parameter reads them at init; any other
+/// refuses every token, as it would on AWS), the bus and the platform applications (the events and
+/// push functions'). A function the template forgets to give the queue has none here either.
+fn function_config(names: &std::collections::BTreeSet<String>, config: &Config) -> Config {
+    let mut own = config.clone();
+    if !names.contains("CHAT_SCHEDULE_QUEUE_URL") {
+        own.scheduling.queue_url = None;
+    }
+    if !names.contains("CHAT_MANAGEMENT_ENDPOINT") {
+        own.management_endpoint = None;
+    }
+    if !names.contains("CHAT_EVENT_BUS") {
+        own.events.bus = None;
+    }
+    if !names.contains("CHAT_APNS_PLATFORM_APPLICATION_ARN") {
+        own.events.apns_application = None;
+    }
+    if !names.contains("CHAT_FCM_PLATFORM_APPLICATION_ARN") {
+        own.events.fcm_application = None;
+    }
+    if !names.contains("CHAT_JWT_KEYS_PARAMETER") {
+        own.jwt_keys_parameter = None;
+        own.jwt_secret = String::new();
+    }
+    own
+}
+
+/// One App per function from `config` (`function_config`). Each signs with its own identity
 /// (`account::function_credentials`), which `@connections` maps back to the function's policy.
 async fn per_function_apps(
     template: &Template,
@@ -341,32 +404,97 @@ async fn per_function_apps(
     let mut apps = BTreeMap::new();
     for (logical_id, binary) in &template.functions {
         let Some(names) = template.environment.get(binary) else { continue };
-        let mut own = config.clone();
-        if !names.contains("CHAT_SCHEDULE_QUEUE_URL") {
-            own.scheduling.queue_url = None;
-        }
-        if !names.contains("CHAT_MANAGEMENT_ENDPOINT") {
-            own.management_endpoint = None;
-        }
-        // The bus and the platform applications only where the template hands them over (the
-        // events and push functions), so a function that forgets one fails here as on AWS.
-        if !names.contains("CHAT_EVENT_BUS") {
-            own.events.bus = None;
-        }
-        if !names.contains("CHAT_APNS_PLATFORM_APPLICATION_ARN") {
-            own.events.apns_application = None;
-        }
-        if !names.contains("CHAT_FCM_PLATFORM_APPLICATION_ARN") {
-            own.events.fcm_application = None;
-        }
-        if !names.contains("CHAT_JWT_KEYS_PARAMETER") {
-            own.jwt_keys_parameter = None;
-            own.jwt_secret = String::new();
-        }
+        let own = function_config(names, config);
         let sdk = crate::account::function_sdk_config(sdk, binary, logical_id);
         let mut app = App::with_sdk_config(own, &sdk).map_err(|e| e.to_string())?;
         app.load_jwt_keys(&sdk).await.map_err(|e| e.message)?;
         apps.insert(binary.clone(), app);
     }
     Ok(apps)
+}
+
+/// Variables that name a resource (or its local stand-in, the JWT secret): a process gets one
+/// only if its template Environment declares it, with the local resource as its value, as on AWS.
+const RESOURCE_VARIABLES: [&str; 9] = [
+    "CHAT_TABLE",
+    "CHAT_MANAGEMENT_ENDPOINT",
+    "CHAT_SCHEDULE_QUEUE_URL",
+    "CHAT_EVENT_BUS",
+    "CHAT_ATTACHMENTS_BUCKET",
+    "CHAT_JWT_KEYS_PARAMETER",
+    "CHAT_APNS_PLATFORM_APPLICATION_ARN",
+    "CHAT_FCM_PLATFORM_APPLICATION_ARN",
+    "CHAT_JWT_SECRET",
+];
+
+/// The environment of `binary`'s processes: its template Environment with the values that
+/// resolve locally (literals, parameters: `RUST_LOG`, `MALLOC_*`), the local configuration's
+/// settings over them (what the in-process Apps run with), and the resources it declares as
+/// their local equivalents. A required variable the template forgets is missing here too, and
+/// the process fails its init as it would on AWS.
+pub fn function_variables(template: &Template, config: &Config, binary: &str) -> BTreeMap<String, String> {
+    let empty = BTreeMap::new();
+    let declared = template.variables.get(binary).unwrap_or(&empty);
+    let names = declared.keys().cloned().collect();
+    let own = function_config(&names, config);
+    let mut variables: BTreeMap<String, String> =
+        declared.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect();
+    for (name, value) in own.to_variables() {
+        let declared = declared.contains_key(name) || (name == "CHAT_JWT_SECRET" && own.jwt_keys_parameter.is_none());
+        if declared || !RESOURCE_VARIABLES.contains(&name) {
+            variables.insert(name.to_string(), value);
+        }
+    }
+    variables
+}
+
+/// The credentials a function's processes run with: its own local identity (from its logical id),
+/// which `@connections` maps back to the function's template policy, as in-process.
+fn function_credentials(template: &Template, binary: &str) -> (String, String) {
+    match template.functions.iter().find(|(_, b)| b.as_str() == binary) {
+        Some((logical_id, _)) => crate::account::function_credentials(logical_id),
+        None => crate::account::local_credentials(),
+    }
+}
+
+/// Where the function binaries are: `dir`, else beside the running executable (target/<profile>/
+/// for `local-gateway` and the bench; a test's is in target/<profile>/deps/).
+pub fn functions_dir(dir: Option<&Path>) -> std::path::PathBuf {
+    if let Some(dir) = dir {
+        return dir.to_path_buf();
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let parent = exe.parent().unwrap_or(Path::new(".")).to_path_buf();
+    if parent.file_name().is_some_and(|n| n == "deps") {
+        parent.parent().unwrap_or(&parent).to_path_buf()
+    } else {
+        parent
+    }
+}
+
+/// How each function of the template runs as a process; fails when a binary is not built.
+fn function_specs(
+    template: &Template,
+    config: &Config,
+    endpoint: &str,
+    dir: Option<&Path>,
+) -> Result<Vec<FunctionSpec>, String> {
+    let dir = functions_dir(dir);
+    template
+        .function_limits
+        .iter()
+        .map(|(binary, limits)| {
+            let path = dir.join(binary);
+            if !path.is_file() {
+                return Err(format!(
+                    "process mode: {} is not built (cargo build -p chat-functions --bins, or set CHAT_LOCAL_FUNCTIONS_DIR)",
+                    path.display()
+                ));
+            }
+            let timeout = Duration::from_secs(limits.timeout_secs.max(1) as u64);
+            let variables = function_variables(template, config, binary);
+            let credentials = function_credentials(template, binary);
+            Ok(FunctionSpec::new(binary, path, timeout, limits.memory_mb, variables, credentials, endpoint))
+        })
+        .collect()
 }

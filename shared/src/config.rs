@@ -4,6 +4,7 @@ use crate::error::{ChatError, Result};
 
 mod events;
 mod schedule;
+mod variables;
 pub use events::EventsConfig;
 pub use schedule::ScheduleConfig;
 

@@ -11,12 +11,16 @@ use super::intrinsics::{Error, Scope};
 
 /// Lambda's default when neither the function nor `Globals` sets a `Timeout`.
 pub const DEFAULT_TIMEOUT_SECS: i64 = 3;
+/// Lambda's default `MemorySize`.
+pub const DEFAULT_MEMORY_MB: i64 = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionLimits {
     pub timeout_secs: i64,
     /// `ReservedConcurrentExecutions`: the function's own pool; None draws on the account's.
     pub reserved_concurrency: Option<i64>,
+    /// `MemorySize` in MB (Lambda's default 128): what a process-mode function is told it has.
+    pub memory_mb: i64,
 }
 
 /// A token bucket: `rate` requests a second, up to `burst` at once.
@@ -50,7 +54,8 @@ pub fn function_limits(
         let timeout_secs = scope.number(setting("Timeout"), &format!("{id}.Timeout"))?.unwrap_or(DEFAULT_TIMEOUT_SECS);
         let reserved_concurrency =
             scope.number(setting("ReservedConcurrentExecutions"), &format!("{id}.ReservedConcurrentExecutions"))?;
-        limits.insert(binary.clone(), FunctionLimits { timeout_secs, reserved_concurrency });
+        let memory_mb = scope.number(setting("MemorySize"), &format!("{id}.MemorySize"))?.unwrap_or(DEFAULT_MEMORY_MB);
+        limits.insert(binary.clone(), FunctionLimits { timeout_secs, reserved_concurrency, memory_mb });
     }
     Ok(limits)
 }

@@ -66,6 +66,9 @@ pub struct Template {
     pub throttles: limits::StageThrottles,
     /// Binary → the environment variables template.yaml gives it (with `Globals`).
     pub environment: BTreeMap<String, BTreeSet<String>>,
+    /// Binary → each of those variables with its template value where it resolves locally
+    /// (literals and parameters; None for a resource's name, which `local.rs` supplies).
+    pub variables: BTreeMap<String, BTreeMap<String, Option<String>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -239,7 +242,8 @@ impl Template {
         let bucket = BucketDefinition::of_template(&doc, &scope)?;
         let function_limits = limits::function_limits(&doc, &scope, &functions)?;
         let throttles = limits::stage_throttles(&doc, &scope)?;
-        let environment = environment::variable_names(&doc, &functions);
+        let variables = environment::variables_of(&doc, &scope, &functions);
+        let environment = environment::variable_names(&variables);
 
         Ok(Self {
             events,
@@ -259,6 +263,7 @@ impl Template {
             function_limits,
             throttles,
             environment,
+            variables,
         })
     }
 

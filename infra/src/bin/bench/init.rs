@@ -16,22 +16,11 @@ use crate::client::median;
 
 pub const ROUNDS: usize = 41;
 
-/// The functions of template.yaml, then the two baselines.
-pub const BINARIES: [&str; 13] = [
-    "ws-authorizer",
-    "ws-connect",
-    "ws-disconnect",
-    "ws-send",
-    "ws-receipts",
-    "ws-typing",
-    "ws-default",
-    "http-api",
-    "scheduler-planner",
-    "scheduler-dispatcher",
-    "scheduler-worker",
-    "init-empty",
-    "init-sdk",
-];
+/// The functions of template.yaml (the registry's list, so a new function is never left out),
+/// then the two baselines.
+fn binaries() -> Vec<&'static str> {
+    chat_local::local::ChatFunctions::binaries().chain(["init-empty", "init-sdk"]).collect()
+}
 
 pub struct Init {
     pub name: &'static str,
@@ -61,7 +50,7 @@ pub async fn measure() -> Vec<Init> {
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    let present: Vec<&'static str> = BINARIES.iter().copied().filter(|b| binary(b).exists()).collect();
+    let present: Vec<&'static str> = binaries().into_iter().filter(|b| binary(b).exists()).collect();
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); present.len()];
     for _ in 0..ROUNDS {
         for (i, name) in present.iter().enumerate() {

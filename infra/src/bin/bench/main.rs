@@ -6,6 +6,8 @@
 //! - AWS requests per operation, DynamoDB units and the cost per million messages they imply.
 //! - End-to-end latency (p50/p99) and throughput of `send` with many clients, against `ping`
 //!   (the gateway and function path with no AWS call) in the same run.
+//! - The functions as processes (`CHAT_BENCH_ONLY=processes` alone): each one's cold-start init
+//!   and resident memory after its invocations (processes.rs).
 //!
 //! Prints a Markdown report and writes it to bench/results.md.
 
@@ -15,6 +17,7 @@ mod init;
 mod load;
 mod memory;
 mod offpath;
+mod processes;
 mod report;
 mod round_trips;
 
@@ -42,56 +45,25 @@ async fn main() {
     }
     eprintln!("bench: starting moto, the counting proxy and the gateway");
     let moto = Moto::start_anywhere(&default_venv(), None).expect("moto");
-    let (proxy, proxy_url) = AwsProxy::start(&moto.endpoint).await;
-
-    let config = Config::from_lookup(|k| match k {
-        "CHAT_TABLE" => Some("chat-bench".into()),
-        "CHAT_JWT_SECRET" => Some(local::DEV_JWT_SECRET.into()),
-        // Limits stay on (their checks are part of each route's cost) but high enough that the
-        // bench's own traffic from one address and one account is never refused.
-        "CHAT_WS_RATE_PER_MIN" | "CHAT_AUTH_RATE_PER_IP_PER_MIN" | "CHAT_LOGIN_RATE_PER_ACCOUNT_PER_15MIN" => {
-            Some("1000000".into())
-        }
-        _ => None,
-    })
-    .unwrap();
-    let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
-    // The bench measures the code, not API Gateway's throttles: lift the stage limits and the
-    // local account concurrency (`throttle` measures where the defaults start refusing).
-    let mut options = local::LocalOptions { account_concurrency: 1000, ..Default::default() };
-    // Connecting a 1,000-member room takes minutes here: its first sockets must not reach the
-    // 10-minute idle timeout before the message they wait for.
-    options.connection_limits.idle_timeout = std::time::Duration::from_secs(7200);
+    if std::env::var("CHAT_BENCH_ONLY").as_deref() == Ok("processes") {
+        let bench = start(&moto.endpoint, "chat-bench-processes", process_mode(), None).await;
+        let out = processes::render(&processes::measure(&bench).await);
+        println!("{out}");
+        write_report("processes.md", &out);
+        return;
+    }
     // Webhooks on, to a receiver of the bench's own (the off-path section times them).
     let mut receiver = offpath::Receiver::start().await;
-    options.parameters.insert("WebhookUrl".to_string(), receiver.url.clone());
-    options.parameters.insert("WebhookKey".to_string(), offpath::WEBHOOK_KEY.to_string());
-    for name in [
-        "WebSocketThrottlingRateLimit",
-        "WebSocketThrottlingBurstLimit",
-        "HttpThrottlingRateLimit",
-        "HttpThrottlingBurstLimit",
-        "WebSocketConnectThrottlingRateLimit",
-        "WebSocketConnectThrottlingBurstLimit",
-    ] {
-        options.parameters.insert(name.to_string(), "100000".to_string());
-    }
-    let backend = local::start_with(&template, &proxy_url, config, ws, http, options).await.expect("backend");
-    let bench = Bench { backend, proxy: proxy.clone(), http: reqwest::Client::new() };
+    let bench = start(&moto.endpoint, "chat-bench", local::FunctionMode::InProcess, Some(&receiver.url)).await;
 
     let mut scene = Scene::set_up(&bench).await;
 
     // `CHAT_BENCH_ONLY=offpath`: the events, webhook and push section only (bench/events-push.md).
     if std::env::var("CHAT_BENCH_ONLY").as_deref() == Ok("offpath") {
-        let out = format!(
-            "# Events, webhooks and push\n\n{}",
-            offpath::render(&offpath::measure(&bench, &mut receiver).await)
-        );
+        let section = offpath::render(&offpath::measure(&bench, &mut receiver).await);
+        let out = format!("# Events, webhooks and push\n\n{section}");
         println!("{out}");
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench");
-        std::fs::write(dir.join("events-push.md"), &out).expect("write bench/events-push.md");
+        write_report("events-push.md", &out);
         return;
     }
 
@@ -143,11 +115,66 @@ async fn main() {
     );
 
     let memory = memory::render(&memory::measure()) + "\n" + &init::render(&init::measure().await);
-    let report = report::render(started, &rows, &priced, &load, &fanout, room_size) + "\n" + &offpath + "\n" + &memory;
+    drop(bench);
+    let process_bench = start(&moto.endpoint, "chat-bench-processes", process_mode(), None).await;
+    let processes = processes::render(&processes::measure(&process_bench).await);
+    drop(process_bench);
+    let report =
+        report::render(started, &rows, &priced, &load, &fanout, room_size) + "\n" + &offpath + "\n" + &memory + "\n" + &processes;
     println!("{report}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench");
-    std::fs::create_dir_all(&dir).ok();
-    std::fs::write(dir.join("results.md"), &report).expect("write bench/results.md");
+    write_report("results.md", &report);
     eprintln!("bench: wrote bench/results.md");
     drop(moto);
+}
+
+/// The functions as the built binaries beside the bench (`make bench` builds them first).
+fn process_mode() -> local::FunctionMode {
+    local::FunctionMode::Process { dir: None }
+}
+
+fn write_report(name: &str, text: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench");
+    std::fs::create_dir_all(&dir).ok();
+    std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("write bench/{name}: {e}"));
+}
+
+/// A backend on `table` behind a counting proxy in front of the emulator, with the stage limits
+/// and the local account concurrency lifted: the bench measures the code, not API Gateway's
+/// throttles (`make bench-gateway` measures where the defaults start refusing).
+async fn start(endpoint: &str, table: &str, functions: local::FunctionMode, webhook: Option<&str>) -> Bench {
+    let (proxy, proxy_url) = AwsProxy::start(endpoint).await;
+    let config = Config::from_lookup(|k| match k {
+        "CHAT_TABLE" => Some(table.into()),
+        "CHAT_JWT_SECRET" => Some(local::DEV_JWT_SECRET.into()),
+        // Limits stay on (their checks are part of each route's cost) but high enough that the
+        // bench's own traffic from one address and one account is never refused.
+        "CHAT_WS_RATE_PER_MIN" | "CHAT_AUTH_RATE_PER_IP_PER_MIN" | "CHAT_LOGIN_RATE_PER_ACCOUNT_PER_15MIN" => {
+            Some("1000000".into())
+        }
+        _ => None,
+    })
+    .unwrap();
+    let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let mut options = local::LocalOptions { account_concurrency: 1000, functions, ..Default::default() };
+    // Connecting a 1,000-member room takes minutes here: its first sockets must not reach the
+    // 10-minute idle timeout before the message they wait for.
+    options.connection_limits.idle_timeout = std::time::Duration::from_secs(7200);
+    if let Some(url) = webhook {
+        options.parameters.insert("WebhookUrl".to_string(), url.to_string());
+        options.parameters.insert("WebhookKey".to_string(), offpath::WEBHOOK_KEY.to_string());
+    }
+    for name in [
+        "WebSocketThrottlingRateLimit",
+        "WebSocketThrottlingBurstLimit",
+        "HttpThrottlingRateLimit",
+        "HttpThrottlingBurstLimit",
+        "WebSocketConnectThrottlingRateLimit",
+        "WebSocketConnectThrottlingBurstLimit",
+    ] {
+        options.parameters.insert(name.to_string(), "100000".to_string());
+    }
+    let backend = local::start_with(&template, &proxy_url, config, ws, http, options).await.expect("backend");
+    Bench { backend, proxy, http: reqwest::Client::new() }
 }

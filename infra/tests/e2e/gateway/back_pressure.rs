@@ -104,7 +104,10 @@ async fn a_functions_concurrency_limit_throttles_and_its_timeout_ends_it() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
     let template = Template::load(&path).unwrap();
     let mut limits = template.function_limits.clone();
-    limits.insert(template.http_function.clone(), FunctionLimits { timeout_secs: 2, reserved_concurrency: Some(2) });
+    limits.insert(
+        template.http_function.clone(),
+        FunctionLimits { timeout_secs: 2, reserved_concurrency: Some(2), memory_mb: 256 },
+    );
     let held = Arc::new(Held { running: AtomicUsize::new(0), gate: Semaphore::new(0) });
     let functions = Arc::new(Limited::new(held.clone(), &limits, 64));
     let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

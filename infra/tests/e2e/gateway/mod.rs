@@ -7,6 +7,7 @@ mod connections;
 mod events;
 mod handshake;
 mod lifecycle;
+mod processes;
 mod recovery;
 mod web_app;
 

@@ -123,6 +123,16 @@ impl TestEnv {
         Self::start_listening_with(endpoint, ws, overrides, options).await
     }
 
+    /// From another template (a variant of template.yaml written by the test).
+    pub async fn start_from_template(
+        template: &std::path::Path,
+        endpoint: &str,
+        options: local::LocalOptions,
+    ) -> TestEnv {
+        let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_from(template, endpoint, ws, |_| None, options).await
+    }
+
     async fn start_listening(
         endpoint: &str,
         ws: tokio::net::TcpListener,
@@ -132,6 +142,17 @@ impl TestEnv {
     }
 
     async fn start_listening_with(
+        endpoint: &str,
+        ws: tokio::net::TcpListener,
+        overrides: impl Fn(&str) -> Option<String>,
+        options: local::LocalOptions,
+    ) -> TestEnv {
+        let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        Self::start_from(&template, endpoint, ws, overrides, options).await
+    }
+
+    async fn start_from(
+        template: &std::path::Path,
         endpoint: &str,
         ws: tokio::net::TcpListener,
         overrides: impl Fn(&str) -> Option<String>,
@@ -153,8 +174,7 @@ impl TestEnv {
         })
         .expect("config");
         let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
-        let backend = local::start_with(&template, &endpoint, config, ws, http, options).await.expect("local backend");
+        let backend = local::start_with(template, &endpoint, config, ws, http, options).await.expect("local backend");
         let dynamo = aws_sdk_dynamodb::Client::new(&backend.sdk);
         TestEnv {
             base: backend.gateway.http_url(),

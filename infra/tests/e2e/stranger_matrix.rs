@@ -186,10 +186,22 @@ async fn frame_answer(ws: &mut Ws, mut frame: Value, request_id: &str, refused: 
     frame["requestId"] = json!(request_id);
     ws.send(frame).await;
     ws.send(json!({"action": "ping", "requestId": format!("{request_id}-after")})).await;
+    let after = format!("{request_id}-after");
+    let (mut answer, mut pong_seen) = (None, false);
+    // Both arrive, in either order: the answer, then nothing of this frame is left behind to be
+    // taken for the answer of the next one.
     loop {
         let event = ws.recv().await;
-        if event["requestId"] == request_id || (!refused && event["requestId"] == format!("{request_id}-after")) {
-            return event;
+        if event["requestId"] == request_id {
+            answer = Some(event);
+        } else if event["requestId"] == after.as_str() {
+            pong_seen = true;
+            if !refused && answer.is_none() {
+                return event;
+            }
+        }
+        if let (Some(answer), true) = (&answer, pong_seen) {
+            return answer.clone();
         }
     }
 }

@@ -119,8 +119,13 @@ async fn main() {
     let process_bench = start(&moto.endpoint, "chat-bench-processes", process_mode(), None).await;
     let processes = processes::render(&processes::measure(&process_bench).await);
     drop(process_bench);
-    let report =
-        report::render(started, &rows, &priced, &load, &fanout, room_size) + "\n" + &offpath + "\n" + &memory + "\n" + &processes;
+    let report = report::render(started, &rows, &priced, &load, &fanout, room_size)
+        + "\n"
+        + &offpath
+        + "\n"
+        + &memory
+        + "\n"
+        + &processes;
     println!("{report}");
     write_report("results.md", &report);
     eprintln!("bench: wrote bench/results.md");

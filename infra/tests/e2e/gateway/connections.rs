@@ -182,6 +182,29 @@ async fn the_template_grants_each_function_exactly_the_management_calls_it_makes
     new_message(&mut bob_ws, "later").await;
     bob_ws.close().await;
     assert_eq!(ann_ws.recv_type("presence").await["online"], false, "ws-disconnect pushed");
+    // connection-sweeper: a connection whose `$disconnect` never came (made so here by moving its
+    // expiry into the past) is swept, and its contacts hear `offline`
+    let carl = env.register("carl").await;
+    direct(&env, &ann, &carl).await;
+    let (_carl_ws, carl_connection) = env.connect_with_id(&carl.access).await;
+    assert_eq!(ann_ws.recv_type("presence").await["userId"], carl.id.as_str());
+    let past = chrono::Utc::now().timestamp() - 60;
+    let s = |v: String| aws_sdk_dynamodb::types::AttributeValue::S(v);
+    env.dynamo
+        .update_item()
+        .table_name(&env.table)
+        .key("pk", s(format!("USER#{}", carl.id)))
+        .key("sk", s(format!("CONN#{carl_connection}")))
+        .update_expression("SET expiresAt = :e, gsi1sk = :sk")
+        .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::N(past.to_string()))
+        .expression_attribute_values(":sk", s(chat::aws::keys::connection_index_sort(past, &carl.id, &carl_connection)))
+        .send()
+        .await
+        .expect("expire carl's connection");
+    let (status, report) = env.run_schedule("SweepSchedule").await;
+    assert_eq!(status, 200, "{report}");
+    let offline = ann_ws.recv_type("presence").await;
+    assert_eq!((offline["userId"].as_str(), offline["online"].as_bool()), (Some(carl.id.as_str()), Some(false)));
 
     let calls = env.backend.gateway.management_calls();
     let refused: Vec<_> = calls.iter().filter(|(_, c)| c.refused > 0).collect();

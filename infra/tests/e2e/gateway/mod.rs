@@ -270,6 +270,7 @@ fn the_template_grants_the_management_calls_the_code_makes() {
         }
     }
     let pushing = [
+        "ConnectionSweeperFunction",
         "HttpApiFunction",
         "SchedulerWorkerFunction",
         "WsConnectFunction",

@@ -114,6 +114,12 @@ pub(crate) async fn websocket_handshake(
     let Ok(upgrade) = upgrade else {
         return plain(StatusCode::BAD_REQUEST, "this endpoint accepts WebSocket upgrades and @connections calls");
     };
+    // API Gateway serves the API at `/{stage}` and refuses any other path; `/` is accepted too,
+    // so a local client needs no stage in its URL (docs/local-gateway.md).
+    let path = request.uri().path().trim_end_matches('/');
+    if !path.is_empty() && path.strip_prefix('/') != Some(state.stage.as_str()) {
+        return plain(StatusCode::FORBIDDEN, "Forbidden");
+    }
     let headers = request.headers().clone();
     let (query, multi_query) = query_json(request.uri().query());
     let (header_map, multi_headers) = headers_json(&headers, &peer);

@@ -141,3 +141,21 @@ async fn headers_connect_returns_reach_the_client() {
     let refused = open(&format!("{}/?token=t", gateway.ws_url()), &["chat"]).await;
     assert!(refused.is_err(), "no subprotocol selected: the client must refuse the socket");
 }
+
+/// The API lives at `/{stage}` (the template's `StageName`) as on API Gateway, and at `/` for a
+/// local client; any other path is refused with 403 before the authorizer runs.
+#[tokio::test]
+async fn the_handshake_path_is_the_stage_or_the_root() {
+    let env = TestEnv::start().await;
+    let ann = env.register("ann").await;
+    let stage = env.backend.gateway.stage();
+    for path in ["/".to_string(), format!("/{stage}"), format!("/{stage}/")] {
+        let url = format!("{}{path}?token={}", env.ws, ann.access);
+        let mut ws = env.try_connect(&url).await.unwrap_or_else(|e| panic!("{path}: {e}"));
+        ws.assert_alive().await;
+    }
+    for path in ["/beta", "/prod2", "/ws", "/prod/x"] {
+        let url = format!("{}{path}?token={}", env.ws, ann.access);
+        assert_eq!(env.try_connect(&url).await.err(), Some(403), "{path}");
+    }
+}

@@ -16,6 +16,8 @@ const S = {
   current: null,
   view: 'welcome',
   caps: { uploads: false, attachments: false, devices: false, mute: false, call: false, match: false, ...(config.features || {}) },
+  /** Whether the server was asked what it serves yet: until then no "not served" notice is shown. */
+  capsKnown: false,
   attachment: null, // {blob, kind, durationSec, fileName, previewUrl}
   recorder: null,
   call: null,
@@ -1366,7 +1368,7 @@ function renderConnFacts() {
 
 function renderMuteList() {
   const list = $('#mute-list');
-  $('#mute-notice').hidden = S.caps.mute;
+  $('#mute-notice').hidden = S.caps.mute || !S.capsKnown;
   const convs = [...S.convs.values()].sort((a, b) => (convSortKey(b) > convSortKey(a) ? 1 : -1));
   list.replaceChildren(
     ...convs.map((c) => {
@@ -1389,7 +1391,7 @@ function renderMuteList() {
 
 async function renderDevices() {
   const list = $('#device-list');
-  $('#devices-notice').hidden = S.caps.devices;
+  $('#devices-notice').hidden = S.caps.devices || !S.capsKnown;
   setAvailable($('#register-device-btn'), S.caps.devices, 'Devices are not served by this server yet.');
   if (!S.caps.devices) {
     list.replaceChildren(h('li', { class: 'hint' }, `This browser: ${client.deviceId()}`));
@@ -1516,6 +1518,7 @@ client.on('state', (e) => {
   if (e.state === 'open') {
     client.capabilities().then((caps) => {
       S.caps = { ...caps, ...(config.features || {}) };
+      S.capsKnown = true;
       applyCapabilities();
     });
   }

@@ -837,10 +837,12 @@ export class ChatClient extends Emitter {
           return !(err.code === 'invalid_input' && /unknown action/i.test(err.message));
         }
       };
-      // A `call` to oneself is refused by a server that serves calls; `match.cancel` is harmless.
+      // A `call` to oneself is refused by a server that serves calls. `match.cancel` is harmless
+      // but answers nothing when served (the probe then waits out its timeout), so a server whose
+      // document lists the matching endpoint is taken at its word.
       [caps.call, caps.match] = await Promise.all([
         probe({ action: 'call', to: this.user.id, callId: 'capability-probe', signal: 'end', data: null }),
-        probe({ action: 'match.cancel' }),
+        caps.matchRest ? true : probe({ action: 'match.cancel' }),
       ]);
       this._capabilities = caps;
     }

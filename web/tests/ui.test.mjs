@@ -295,7 +295,7 @@ export default [
     },
   },
   {
-    name: 'ui: settings: display name, connection facts; a devices or mute notice only when the server lacks it',
+    name: 'ui: settings: display name, connection facts; no devices or mute notice from a server that serves them',
     async run(T) {
       const page = await T.newPage('A');
       await T.signUp(page, 'sue', 'Sue');
@@ -308,10 +308,16 @@ export default [
       const me = await page.evaluate(() => window.chatApp.client.me());
       assertEqual(me.displayName, 'Sue Storm', 'stored on the server');
       assertEqual(await page.textContent('#conn-state-fact'), 'Online', 'connection state');
+      // This server serves devices, mute and matching: the page never says otherwise, neither
+      // before it has asked (right after the socket opened) nor after.
+      assertEqual(await page.isVisible('#devices-notice'), false, 'no devices notice while asking');
+      assertEqual(await page.isVisible('#mute-notice'), false, 'no mute notice while asking');
+      await page.waitForFunction(() => window.chatApp.client._capabilities, null, { timeout: 15_000 });
       const caps = await page.evaluate(() => window.chatApp.state.caps);
-      // Whatever the server serves, the page must say it honestly.
-      assertEqual(await page.isVisible('#devices-notice'), !caps.devices, 'devices notice iff not served');
-      assertEqual(await page.isVisible('#mute-notice'), !caps.mute, 'mute notice iff not served');
+      assert(caps.devices && caps.mute && caps.match, `the server's features are seen: ${JSON.stringify(caps)}`);
+      assertEqual(await page.isVisible('#devices-notice'), false, 'devices notice iff not served');
+      assertEqual(await page.isVisible('#mute-notice'), false, 'mute notice iff not served');
+      assertEqual(await page.getAttribute('#match-btn', 'aria-disabled'), null, 'matching offered');
       await T.shot(page, '17-settings');
       await assertAccessible(page, 'settings');
     },

@@ -34,6 +34,36 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Deletes a connection record if `condition` (on `:v`) holds, then takes it out of the
+    /// connection set; `false` when the condition failed and nothing changed.
+    async fn remove_connection_if(
+        &self,
+        user_id: &str,
+        connection_id: &str,
+        condition: &str,
+        value: AttributeValue,
+    ) -> Result<bool> {
+        let removed = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(user_id)))
+            .key(keys::SK, s(keys::connection(connection_id)))
+            .condition_expression(condition)
+            .expression_attribute_values(":v", value)
+            .send()
+            .await;
+        match removed {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                return Ok(false);
+            }
+            Err(e) => return Err(sdk_error(e)),
+        }
+        self.update_connection_set(user_id, connection_id, "DELETE").await?;
+        Ok(true)
+    }
+
     /// The connection sets of up to 100 users, read strongly consistent (a device that connected
     /// a moment ago gets the next message).
     async fn batch_get_connection_sets(&self, user_ids: &[String]) -> Result<Vec<(String, String)>> {
@@ -89,26 +119,8 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn remove_gone_connection(&self, user_id: &str, connection_id: &str, opened_before: &str) -> Result<bool> {
-        let removed = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::user(user_id)))
-            .key(keys::SK, s(keys::connection(connection_id)))
-            // RFC 3339 in one format (UTC, milliseconds) sorts as time.
-            .condition_expression("connectedAt < :before")
-            .expression_attribute_values(":before", s(opened_before))
-            .send()
-            .await;
-        match removed {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                return Ok(false);
-            }
-            Err(e) => return Err(sdk_error(e)),
-        }
-        self.update_connection_set(user_id, connection_id, "DELETE").await?;
-        Ok(true)
+        // RFC 3339 in one format (UTC, milliseconds) sorts as time.
+        self.remove_connection_if(user_id, connection_id, "connectedAt < :v", s(opened_before)).await
     }
 
     async fn touch_connection(&self, user_id: &str, connection_id: &str, expires_at: i64) -> Result<bool> {
@@ -175,26 +187,8 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn remove_expired_connection(&self, user_id: &str, connection_id: &str, now: i64) -> Result<bool> {
-        let removed = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::user(user_id)))
-            .key(keys::SK, s(keys::connection(connection_id)))
-            // A frame that refreshed it since the sweep's read keeps it.
-            .condition_expression("expiresAt <= :now")
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match removed {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                return Ok(false);
-            }
-            Err(e) => return Err(sdk_error(e)),
-        }
-        self.update_connection_set(user_id, connection_id, "DELETE").await?;
-        Ok(true)
+        // A frame that refreshed it since the sweep's read keeps it.
+        self.remove_connection_if(user_id, connection_id, "expiresAt <= :v", n(now)).await
     }
 
     async fn connections_of_users(&self, user_ids: &[String]) -> Result<Vec<(String, String)>> {

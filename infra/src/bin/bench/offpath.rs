@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{Bench, median, ms, recv_type};
+use crate::client::{Bench, median, ms, percentile, recv_type};
 
 pub const WEBHOOK_KEY: &str = "bench-webhook-key";
 const SAMPLES: usize = 11;
@@ -75,11 +75,6 @@ pub struct Offpath {
     pub push_units: chat_local::pricing::Units,
 }
 
-fn p90(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64) * 0.9).ceil() as usize - 1]
-}
-
 /// Waits until the push function has made `n` SNS publishes in all; the time it saw the last.
 async fn publishes_reach(bench: &Bench, n: u64) -> Instant {
     let deadline = Instant::now() + WAIT;
@@ -137,8 +132,8 @@ pub async fn measure(bench: &Bench, receiver: &mut Receiver) -> Offpath {
     ]);
     let result = Offpath {
         samples: SAMPLES,
-        webhook_ms: (median(webhook.clone()), p90(webhook)),
-        push_ms: (median(push.clone()), p90(push)),
+        webhook_ms: (median(webhook.clone()), percentile(&webhook, 0.9)),
+        push_ms: (median(push.clone()), percentile(&push, 0.9)),
         requests,
         push_units,
     };

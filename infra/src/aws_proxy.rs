@@ -7,9 +7,9 @@
 //! Used by `make bench` and the fault tests.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -38,6 +38,35 @@ pub struct AwsProxy {
     /// Callers (`chat-fn-<binary>`) every DynamoDB request of which is refused (500): a function
     /// that fails outright, as a `$disconnect` did when 1,000 sockets dropped at once.
     failing_callers: Mutex<std::collections::BTreeSet<String>>,
+    /// Records every function request's span while set (`make bench`: sequential waves).
+    pub timeline_enabled: AtomicBool,
+    timeline: Mutex<Vec<Span>>,
+}
+
+/// One request as the proxy saw it: from its arrival to its answer (the added delay included).
+#[derive(Debug, Clone)]
+pub struct Span {
+    pub caller: String,
+    pub operation: String,
+    pub start: Instant,
+    pub end: Instant,
+}
+
+/// How many requests of `spans` ran one after another: the most that do not overlap in time
+/// (earliest end first). Requests of one wave overlap (each lasts at least the added delay and
+/// they leave together); a wave starts only once the one before has answered.
+pub fn sequential_waves(spans: &[Span]) -> usize {
+    let mut by_end: Vec<&Span> = spans.iter().collect();
+    by_end.sort_by_key(|s| s.end);
+    let mut waves = 0;
+    let mut free_from: Option<Instant> = None;
+    for span in by_end {
+        if free_from.is_none_or(|t| span.start >= t) {
+            waves += 1;
+            free_from = Some(span.end);
+        }
+    }
+    waves
 }
 
 impl AwsProxy {
@@ -53,6 +82,8 @@ impl AwsProxy {
             pricing: Pricing::default(),
             faults: Mutex::new(BTreeMap::new()),
             failing_callers: Mutex::new(Default::default()),
+            timeline_enabled: AtomicBool::new(false),
+            timeline: Mutex::new(Vec::new()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
         let url = format!("http://{}", listener.local_addr().expect("proxy address"));
@@ -101,6 +132,11 @@ impl AwsProxy {
         } else {
             callers.remove(&caller);
         }
+    }
+
+    /// The functions' request spans recorded since the last call (the local stand-ins' left out).
+    pub fn take_timeline(&self) -> Vec<Span> {
+        std::mem::take(&mut *self.timeline.lock().expect("timeline"))
     }
 
     /// Faults injected so far, by kind.
@@ -168,6 +204,24 @@ impl Service {
 }
 
 async fn forward(State(proxy): State<Arc<AwsProxy>>, request: Request) -> Response {
+    let record = proxy.timeline_enabled.load(Ordering::Relaxed);
+    let caller = crate::account::caller(request.headers());
+    // The operation as `take_counts` names it (`Query`, `POST /@connections/…`); query-protocol
+    // requests (SNS) by their path only.
+    let operation = match request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        Some(t) => t.rsplit('.').next().unwrap_or(t).to_string(),
+        None => format!("{} {}", request.method(), request.uri().path()),
+    };
+    let start = Instant::now();
+    let response = forward_request(proxy.clone(), request).await;
+    if record && caller != crate::account::EMULATION_APP {
+        let span = Span { caller, operation, start, end: Instant::now() };
+        proxy.timeline.lock().expect("timeline").push(span);
+    }
+    response
+}
+
+async fn forward_request(proxy: Arc<AwsProxy>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body: Bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
@@ -255,5 +309,27 @@ async fn forward(State(proxy): State<Arc<AwsProxy>>, request: Request) -> Respon
             response
         }
         Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(start_ms: u64, end_ms: u64, t0: Instant) -> Span {
+        let at = |ms| t0 + Duration::from_millis(ms);
+        Span { caller: "chat-fn-x".into(), operation: "Op".into(), start: at(start_ms), end: at(end_ms) }
+    }
+
+    #[test]
+    fn overlapping_requests_are_one_wave_and_a_request_after_an_answer_is_the_next() {
+        let t0 = Instant::now();
+        assert_eq!(sequential_waves(&[]), 0);
+        // Two at once, then one after both answered: 2 waves.
+        assert_eq!(sequential_waves(&[span(0, 52, t0), span(1, 53, t0), span(54, 106, t0)]), 2);
+        // One long request beside two short sequential ones: the chain of the short ones counts.
+        assert_eq!(sequential_waves(&[span(0, 200, t0), span(0, 50, t0), span(51, 101, t0)]), 2);
+        // Three in a row.
+        assert_eq!(sequential_waves(&[span(0, 50, t0), span(50, 100, t0), span(100, 150, t0)]), 3);
     }
 }

@@ -439,6 +439,10 @@ export declare class CallSession extends Emitter<{
 export declare function backoffDelay(attempt: number, opts?: { baseMs?: number; maxMs?: number }, random?: () => number): number;
 export declare function ulidTime(id: string): number;
 export declare function ulidFloor(ms: number): string;
+/** A new ULID of millisecond `ms`; as a clientMsgId it makes a send one write. */
+export declare function ulidAt(ms: number): string;
+/** The server's clock minus this one (ms) from an access token's `iat`; 0 under a second. */
+export declare function clockOffsetFromToken(token: string, receivedAt?: number): number;
 export declare function directPeer(conversationId: string, me: string | undefined): string | undefined;
 export declare function putWithProgress(
   url: string,

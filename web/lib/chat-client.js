@@ -84,6 +84,46 @@ export function ulidFloor(ms) {
   return time + '0'.repeat(16);
 }
 
+/**
+ * A new ULID of millisecond `ms` (random part from the platform's CSPRNG). Sent as a message's
+ * clientMsgId it names the message's id, so the server stores and dedupes the message with one
+ * write (docs/protocol.md, "clientMsgId").
+ */
+export function ulidAt(ms) {
+  const bytes = new Uint8Array(10);
+  globalThis.crypto.getRandomValues(bytes);
+  let random = '';
+  // 80 bits as 16 base32 characters: 5 bits each.
+  let acc = 0;
+  let bits = 0;
+  for (const b of bytes) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      random += CROCKFORD[(acc >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    acc &= (1 << bits) - 1;
+  }
+  return ulidFloor(ms).slice(0, 10) + random;
+}
+
+/**
+ * How far the server's clock is ahead of this one (ms), from an access token's `iat` (whole
+ * seconds, so ± 0.5 s): 0 when under a second, the token's precision.
+ */
+export function clockOffsetFromToken(token, receivedAt = Date.now()) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const { iat } = JSON.parse(atob(part + '='.repeat((4 - (part.length % 4)) % 4)));
+    if (typeof iat !== 'number') return 0;
+    const offset = Math.round(iat * 1000 + 500 - receivedAt);
+    return Math.abs(offset) < 1000 ? 0 : offset;
+  } catch {
+    return 0;
+  }
+}
+
 function randomId() {
   if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();
   return Date.now().toString(36) + '-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
@@ -381,6 +421,10 @@ export class ChatClient extends Emitter {
       return;
     }
     const user = pair.user || previous?.user;
+    // Only from a token minted just now.
+    if (['registered', 'signed-in', 'refreshed'].includes(reason)) {
+      this._clockOffsetMs = clockOffsetFromToken(pair.accessToken);
+    }
     this.session = {
       accessToken: pair.accessToken,
       refreshToken: pair.refreshToken,
@@ -1302,7 +1346,7 @@ export class ChatClient extends Emitter {
   send({ conversationId, to, content, attachmentId }) {
     if (!this.user) return Promise.reject(new ChatError('unauthorized', 'not signed in'));
     const entry = {
-      clientMsgId: `c-${randomId()}`,
+      clientMsgId: this._newClientMsgId(),
       conversationId: conversationId || undefined,
       to: conversationId ? undefined : to,
       content: content ?? undefined,
@@ -1319,6 +1363,16 @@ export class ChatClient extends Emitter {
     this.emit('outbox', { pending: this.pending() });
     this._flush();
     return done;
+  }
+
+  /**
+   * A ULID from the server-corrected clock, 250 ms in the past (the server takes a ULID up to
+   * 2 s old, or up to 1 s ahead, as the message's id: one write); a plain random id once the
+   * server said this clock is too far ahead.
+   */
+  _newClientMsgId() {
+    if (this._plainClientMsgIds) return `c-${randomId()}`;
+    return ulidAt(Date.now() + (this._clockOffsetMs || 0) - 250);
   }
 
   /** Messages not yet acknowledged (pending) or refused (failed), oldest first. */
@@ -1380,6 +1434,13 @@ export class ChatClient extends Emitter {
           this._settle(entry, answer.message);
         } catch (err) {
           entry.inFlight = false;
+          if (err.code === 'invalid_input' && /ahead of the server's clock/.test(err.message || '')) {
+            // Refused before anything was stored: the same message under a plain id, and plain
+            // ids from now on (this clock cannot be trusted for ids).
+            this._plainClientMsgIds = true;
+            this._renameOutboxEntry(entry, this._newClientMsgId());
+            continue;
+          }
           if (PERMANENT_SEND_ERRORS.has(err.code)) {
             entry.status = 'failed';
             entry.error = { code: err.code, message: err.message };
@@ -1400,6 +1461,14 @@ export class ChatClient extends Emitter {
       this._flushing = false;
       if (this._flushAgain && this.state === 'open') this._flush();
     }
+  }
+
+  _renameOutboxEntry(entry, clientMsgId) {
+    const waiter = this._sendWaiters.get(entry.clientMsgId);
+    this._sendWaiters.delete(entry.clientMsgId);
+    if (waiter) this._sendWaiters.set(clientMsgId, waiter);
+    entry.clientMsgId = clientMsgId;
+    this._saveOutbox();
   }
 
   _settle(entry, message) {

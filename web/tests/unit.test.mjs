@@ -1,5 +1,5 @@
 // Pure parts of the library, in Node (no browser, no server).
-import { backoffDelay, ulidFloor, ulidTime, directPeer, ChatClient, ACTIONS, SERVER_EVENTS } from '../lib/chat-client.js';
+import { backoffDelay, ulidFloor, ulidTime, ulidAt, clockOffsetFromToken, directPeer, ChatClient, ACTIONS, SERVER_EVENTS } from '../lib/chat-client.js';
 import { assert, assertEqual } from './context.mjs';
 
 export default [
@@ -26,6 +26,23 @@ export default [
       assert(ulidFloor(t) <= id, 'the floor sorts before every id of its millisecond');
       assertEqual(ulidTime(ulidFloor(t - 10_000)), t - 10_000, 'round trip');
       assertEqual(ulidTime(ulidFloor(0)), 0, 'zero');
+    },
+  },
+  {
+    name: 'unit: ULIDs minted for clientMsgIds, and the clock offset from a token',
+    node: true,
+    async run() {
+      const t = 1_800_000_000_123;
+      const a = ulidAt(t);
+      const b = ulidAt(t);
+      assert(/^[0-9A-HJKMNP-TV-Z]{26}$/.test(a), `canonical ULID: ${a}`);
+      assertEqual(ulidTime(a), t, 'the time is the one asked for');
+      assert(a !== b && a.slice(0, 10) === b.slice(0, 10), 'same time, different randomness');
+      const token = (claims) => `h.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.s`;
+      assertEqual(clockOffsetFromToken(token({ iat: 1000 }), 1_000_700), 0, 'under a second: none');
+      assertEqual(clockOffsetFromToken(token({ iat: 1005 }), 1_000_500), 5000, 'server 5 s ahead');
+      assertEqual(clockOffsetFromToken(token({ iat: 1000 }), 1_004_500), -4000, 'server 4 s behind');
+      assertEqual(clockOffsetFromToken('not a token'), 0, 'garbage: none');
     },
   },
   {

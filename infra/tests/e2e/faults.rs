@@ -12,6 +12,18 @@ use crate::support::TestEnv;
 
 #[tokio::test]
 async fn nothing_acknowledged_is_lost_or_doubled_when_a_fifth_of_aws_calls_fail() {
+    lost_or_doubled_under_faults("claimed ids", |i| format!("c{i}")).await;
+}
+
+/// The same with fresh ULID clientMsgIds (ids derived from them, one write each): a resend
+/// within 2 s dedupes on the message item, a later one through the claimed path
+/// (domain/message_id.rs).
+#[tokio::test]
+async fn nothing_acknowledged_is_lost_or_doubled_under_faults_with_derived_ids() {
+    lost_or_doubled_under_faults("derived ids", |_| ulid::Ulid::generate().to_string()).await;
+}
+
+async fn lost_or_doubled_under_faults(label: &str, client_msg_id: fn(usize) -> String) {
     let (env, proxy) = TestEnv::start_behind_proxy().await;
     let (ann, bob, cat) = (env.register("ann").await, env.register("bob").await, env.register("cat").await);
     let (_, group) = env
@@ -32,7 +44,7 @@ async fn nothing_acknowledged_is_lost_or_doubled_when_a_fifth_of_aws_calls_fail(
     let mut errors = 0;
     let mut attempts_total = 0;
     for i in 0..30 {
-        let frame = json!({"action": "send", "conversationId": group, "content": format!("m{i}"), "clientMsgId": format!("c{i}"), "requestId": format!("r{i}")});
+        let frame = json!({"action": "send", "conversationId": group, "content": format!("m{i}"), "clientMsgId": client_msg_id(i), "requestId": format!("r{i}")});
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -90,7 +102,7 @@ async fn nothing_acknowledged_is_lost_or_doubled_when_a_fifth_of_aws_calls_fail(
     let unique: BTreeSet<&String> = stored.iter().collect();
     let lost = acknowledged.iter().filter(|id| !unique.contains(id) || !seen.contains(*id)).count();
     eprintln!(
-        "| faults (DynamoDB 20 %) | attempts {attempts_total} | failures {errors} | acknowledged {} | lost {lost} | duplicated {} |",
+        "| faults (DynamoDB 20 %, {label}) | attempts {attempts_total} | failures {errors} | acknowledged {} | lost {lost} | duplicated {} |",
         acknowledged.len(),
         stored.len() - unique.len()
     );

@@ -14,6 +14,7 @@ mod calls;
 // starts early and overlaps the rest instead of running alone at the end.
 mod clock;
 mod conversations;
+mod derived_ids;
 mod devices;
 mod events;
 mod faults;

@@ -8,6 +8,7 @@ pub mod event;
 pub mod id;
 pub mod matching;
 pub mod message;
+pub mod message_id;
 pub mod page;
 pub mod schedule;
 pub mod time;

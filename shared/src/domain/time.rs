@@ -6,6 +6,11 @@ pub fn now() -> DateTime<Utc> {
     Utc::now()
 }
 
+/// Now in epoch milliseconds (a ULID's time unit).
+pub fn now_ms() -> u64 {
+    Utc::now().timestamp_millis().max(0) as u64
+}
+
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

@@ -42,6 +42,10 @@ pub enum HistoryPage {
     Before(Option<String>),
     /// Oldest first, strictly newer than the id.
     After(String),
+    /// As `After`, and also the messages up to `LATE_LANDING_MS` older than the id that were
+    /// stored after its time (a derived id lands up to that much behind; domain/message_id.rs):
+    /// `sync`'s lower bound, where a client may not have seen them. They come first.
+    AfterOrLate(String),
 }
 
 /// How to change a stored message.
@@ -68,8 +72,10 @@ pub trait MessageStore: Send + Sync {
     async fn claim_client_msg_id(&self, message: &Message, expires_at: i64) -> Result<Claim>;
     /// Gives up a claim of `message_id` that stored nothing (its sender was not a member).
     async fn release_client_msg_id(&self, sender_id: &str, client_msg_id: &str, message_id: &str) -> Result<()>;
-    /// Stores the message item once per id.
-    async fn store_message(&self, message: &Message) -> Result<StoredMessage>;
+    /// Stores the message item once per id. `put_by_ms` (an id derived from the clientMsgId):
+    /// the put is refused (`internal`, nothing written) if it cannot leave by then, and
+    /// abandoned after `DERIVED_PUT_TIMEOUT_MS` (domain/message_id.rs).
+    async fn store_message(&self, message: &Message, put_by_ms: Option<u64>) -> Result<StoredMessage>;
     /// A direct conversation's audience in one wave: the sender's member item (eventually
     /// consistent: a direct membership never ends, so a yes is final; a no is read again
     /// consistently), the sender's connections (eventually consistent: its other devices) and the

@@ -76,10 +76,12 @@ pub struct PostMessageBody {
     /// Required unless attachmentId is given; not blank; at most 4,000 characters (else 413 payload_too_large).
     #[schema(nullable = false, min_length = 1, max_length = 4000)]
     pub content: Option<String>,
-    /// Planned: from `POST /uploads`; answers 400 until attachments are served.
+    /// From `POST /uploads`: sent once, by its uploader, once its bytes are in S3.
     #[schema(nullable = false)]
     pub attachment_id: Option<String>,
-    /// Client-chosen idempotency key, printable: a repeat returns the first message with 200.
+    /// Client-chosen idempotency key, printable: a repeat returns the first message with 200. A
+    /// ULID minted from a correct clock (0-2 s old) names the message's id: one write instead of
+    /// two; one over 1 s ahead of the server's clock is refused (docs/protocol.md, "clientMsgId").
     #[schema(min_length = 1, max_length = 64)]
     pub client_msg_id: String,
 }

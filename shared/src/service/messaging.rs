@@ -6,6 +6,7 @@ use crate::domain::conversation::{
 };
 use crate::domain::id::{is_ulid, parse_ulid};
 use crate::domain::message::{validate_client_msg_id, validate_content, validate_message_id};
+use crate::domain::message_id::{self, IdPlan};
 use crate::domain::page::PageLimit;
 use crate::domain::{Member, Message, MessageKind, new_id, time};
 use crate::error::{ChatError, ErrorCode, Result};
@@ -47,10 +48,11 @@ pub struct Sent {
 ///
 /// The answer leaves only once the message is durable AND its recipients are known, and before
 /// the members' pushes (docs/architecture.md, "Fan-out in big rooms"). Critical path, two waves:
-/// the `(sender, clientMsgId)` claim ‖ the audience (a direct conversation's id names both
-/// members, so their connections are read here too; groups and rooms read the sender's member
-/// item and the member ids), then the message item ‖ (groups and rooms) the members'
-/// connections. Nothing is written per member or per recipient (docs/data-model.md).
+/// the audience (a direct conversation's id names both members, so their connections are read
+/// here too; groups and rooms read the sender's member item and the member ids) ‖ for a
+/// claimed id the `(sender, clientMsgId)` claim, then the message item ‖ (groups and rooms) the
+/// members' connections. A fresh ULID clientMsgId makes the message item the only write
+/// (domain/message_id.rs); nothing is written per member or per recipient (docs/data-model.md).
 pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)> {
     validate_client_msg_id(&input.client_msg_id)?;
     let content = attachments::content_of(&input, app.config.max_content_chars)?;
@@ -76,14 +78,34 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)>
         return Err(ChatError::not_found("conversation"));
     }
 
-    let message = new_message(&input, &conversation_id, content, &new_id())?;
+    let plan = message_id::plan(&input.sender_id, &conversation_id, &input.client_msg_id, time::now_ms())?;
+    let wait_ms = match &plan {
+        IdPlan::Derived { wait_ms, .. } | IdPlan::Claimed { wait_ms, .. } => *wait_ms,
+    };
+    if wait_ms > 0 {
+        // A ULID a little ahead of our clock, or a derived attempt that may still be writing.
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+    }
+    let fresh = match &plan {
+        IdPlan::Derived { id, .. } => id.clone(),
+        IdPlan::Claimed { .. } => new_id(),
+    };
+    let message = new_message(&input, &conversation_id, content, &fresh)?;
     let idempotency_expires_at = time::now().timestamp() + app.config.idempotency_ttl_secs;
 
-    // Wave 1: the claim and the audience.
-    let (claim, audience) = tokio::join!(
-        app.store.claim_client_msg_id(&message, idempotency_expires_at),
-        audience(app, &conversation_id, direct.as_ref(), &input.sender_id)
-    );
+    // Wave 1: the audience ‖ (a claimed id only) the claim and the message an earlier derived
+    // attempt may have stored. A derived id needs neither: its put dedupes by itself.
+    let claimed = async {
+        let IdPlan::Claimed { earlier, .. } = &plan else { return None };
+        let earlier = async {
+            match earlier {
+                Some(id) => app.store.get_message(&conversation_id, id).await,
+                None => Ok(None),
+            }
+        };
+        Some(tokio::join!(app.store.claim_client_msg_id(&message, idempotency_expires_at), earlier))
+    };
+    let (claimed, audience) = tokio::join!(claimed, audience(app, &conversation_id, direct.as_ref(), &input.sender_id));
     let mut audience = audience?;
     if !audience.sender_is_member
         && let Some(other) = &recipient
@@ -94,26 +116,37 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)>
     }
     if !audience.sender_is_member {
         // Membership first: a non-member learns nothing, not even that the clientMsgId was used.
-        if let Ok(Claim::New) = &claim {
-            let release = app.store.release_client_msg_id(&input.sender_id, &input.client_msg_id, &message.id).await;
-            if let Err(e) = release {
-                tracing::warn!(error = %e, "could not release the claim of a refused message");
-            }
+        if let Some((claim, _)) = &claimed {
+            release_unused(app, &input, &message.id, claim).await;
         }
         return Err(ChatError::not_found("conversation"));
     }
-    let message = match claim? {
-        Claim::New => message,
-        Claim::Taken { conversation_id: first_in, message_id } if first_in == conversation_id => {
-            // A resend: the claimed id (stored already, or the first attempt died before).
-            new_message(&input, &conversation_id, content, &message_id)?
-        }
-        Claim::Taken { conversation_id: first_in, message_id } => {
-            // The clientMsgId was used in another conversation: answer with that message, store nothing.
-            let first = app.store.get_message(&first_in, &message_id).await?;
-            let first = first.ok_or_else(|| ChatError::internal("a claimed message is not stored yet; retry"))?;
-            return Ok((Sent { message: attachments::signed_one(app, first).await?, duplicate: true }, Pushes::none()));
-        }
+    let (message, put_by) = match (plan, claimed) {
+        (IdPlan::Derived { deadline_ms, .. }, _) => (message, Some(deadline_ms)),
+        (IdPlan::Claimed { .. }, None) => return Err(ChatError::internal("a claimed send without its claim")),
+        (IdPlan::Claimed { .. }, Some((claim, earlier))) => match earlier? {
+            // An earlier derived attempt stored it: that is the message (stored again below, which
+            // finds it and pushes it again, as any resend does).
+            Some(first) => {
+                release_unused(app, &input, &message.id, &claim).await;
+                (new_message(&input, &conversation_id, content, &first.id)?, None)
+            }
+            None => match claim? {
+                Claim::New => (message, None),
+                Claim::Taken { conversation_id: first_in, message_id } if first_in == conversation_id => {
+                    // A resend: the claimed id (stored already, or the first attempt died before).
+                    (new_message(&input, &conversation_id, content, &message_id)?, None)
+                }
+                Claim::Taken { conversation_id: first_in, message_id } => {
+                    // The clientMsgId was used in another conversation: answer with that message, store nothing.
+                    let first = app.store.get_message(&first_in, &message_id).await?;
+                    let first =
+                        first.ok_or_else(|| ChatError::internal("a claimed message is not stored yet; retry"))?;
+                    let first = attachments::signed_one(app, first).await?;
+                    return Ok((Sent { message: first, duplicate: true }, Pushes::none()));
+                }
+            },
+        },
     };
     // A member's message with `attachmentId`: checked and claimed before it is stored.
     let message = attachments::attach(app, &input, message).await?;
@@ -124,7 +157,7 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)>
             None => app.store.connections_for_fan_out(&audience.members).await,
         }
     };
-    let (stored, targets) = tokio::join!(app.store.store_message(&message), connections);
+    let (stored, targets) = tokio::join!(app.store.store_message(&message, put_by), connections);
     let (message, duplicate) = match stored? {
         StoredMessage::Stored => (message, false),
         StoredMessage::Exists(first) => (attachments::signed_one(app, first).await?, true),
@@ -151,6 +184,17 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)>
     let new = ServerEvent::MessageNew { message: message.clone() };
     let fan_out = Pushes::to_connections(targets, &new, input.origin_connection.as_deref());
     Ok((Sent { message, duplicate }, answer.then(fan_out)))
+}
+
+/// Gives up this send's own new claim of `message_id` when it stores nothing under it.
+async fn release_unused(app: &App, input: &SendInput, message_id: &str, claim: &Result<Claim>) {
+    if !matches!(claim, Ok(Claim::New)) {
+        return;
+    }
+    let release = app.store.release_client_msg_id(&input.sender_id, &input.client_msg_id, message_id).await;
+    if let Err(e) = release {
+        tracing::warn!(error = %e, "could not release an unused claim");
+    }
 }
 
 /// The message `input` asks for, with the id `id` (a fresh one, or the one its clientMsgId claimed).

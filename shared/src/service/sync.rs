@@ -4,7 +4,10 @@
 //! pointer there; never below its cleared-history point, and after `cursor` on later pages. The
 //! pages of all conversations are merged by id (ULIDs sort by time across conversations), so a
 //! page holds the globally oldest missed messages and `cursor` (the last id returned) resumes
-//! exactly after them: nothing is skipped and nothing comes twice.
+//! exactly after them. The first page also holds the messages up to `LATE_LANDING_MS` older
+//! than its lower bound that were stored after the bound's time (an id derived from a client's
+//! ULID is up to that much older than its write): the client may not have seen them, and one it
+//! has seen comes again (clients dedupe by id, §6).
 //!
 //! A page is cut by size as well as by count: API Gateway refuses a message over 128 KB
 //! (`PayloadTooLargeException`), so a page holds messages only while its JSON stays under
@@ -56,10 +59,14 @@ pub async fn sync(
     let reads = memberships
         .iter()
         .map(|m| {
-            let page = HistoryPage::After(lower_bound(m, since, cursor).unwrap_or(ZERO_ID).to_string());
+            let bound = lower_bound(m, since, cursor).unwrap_or(ZERO_ID).to_string();
+            // The first page also brings what landed behind its lower bound after that bound's
+            // time (a derived id, domain/message_id.rs); later pages go on exactly after `cursor`.
+            let page = if cursor.is_none() { HistoryPage::AfterOrLate(bound) } else { HistoryPage::After(bound) };
             let store = app.store.clone();
             let conversation_id = m.conversation_id.clone();
-            async move { store.list_messages(&conversation_id, &page, None, limit).await }
+            let floor = m.member.cleared_before.clone();
+            async move { store.list_messages(&conversation_id, &page, floor.as_deref(), limit).await }
         })
         .collect();
     // Receipts once per sync (on its first page): where the other members' pointers stand; read
@@ -86,7 +93,8 @@ pub async fn sync(
         has_more = true;
         messages.truncate(fitting);
     }
-    let next = messages.last().map(|m| m.id.clone()).or_else(|| cursor.map(str::to_string));
+    // Never behind where the caller stood (a page of late messages only ends behind `since`).
+    let next = [messages.last().map(|m| m.id.as_str()), cursor, since].into_iter().flatten().max().map(str::to_string);
     let messages = crate::service::attachments::signed(app, messages).await?;
     Ok(SyncPage { messages, receipts, has_more, cursor: next })
 }

@@ -107,3 +107,9 @@ pub fn percentile(xs: &[f64], p: f64) -> f64 {
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
+
+/// A clientMsgId as the web client mints it: a ULID of now, so the message's id is derived from
+/// it and its send is one write (domain/message_id.rs).
+pub fn fresh_client_msg_id() -> String {
+    ulid::Ulid::generate().to_string()
+}

@@ -103,11 +103,10 @@ pub async fn room_fanout(bench: &Bench, size: usize) -> Fanout {
     let rounds = 3;
     let (mut sent, mut all) = (Vec::new(), Vec::new());
     let mut requests = BTreeMap::new();
-    for round in 0..rounds {
+    for _ in 0..rounds {
         bench.proxy.take_counts();
         let t = Instant::now();
-        let frame =
-            json!({"action":"send","conversationId":room,"content":"to everyone","clientMsgId":format!("fan{round}")});
+        let frame = json!({"action":"send","conversationId":room,"content":"to everyone","clientMsgId":crate::client::fresh_client_msg_id()});
         owner_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
         let waiters = sockets.iter_mut().map(|ws| async move {
             recv_type_within(ws, "message.new", Duration::from_secs(120)).await;
@@ -125,7 +124,7 @@ pub async fn room_fanout(bench: &Bench, size: usize) -> Fanout {
     // One more send, priced (the pricer's own reads would distort the timed ones).
     bench.proxy.pricing.take();
     bench.proxy.pricing.set_enabled(true);
-    let frame = json!({"action":"send","conversationId":room,"content":"to everyone","clientMsgId":"fan-priced"});
+    let frame = json!({"action":"send","conversationId":room,"content":"to everyone","clientMsgId":crate::client::fresh_client_msg_id()});
     owner_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
     let waiters = sockets.iter_mut().map(|ws| recv_type_within(ws, "message.new", Duration::from_secs(120)));
     futures::future::join_all(waiters).await;

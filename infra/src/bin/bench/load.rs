@@ -56,7 +56,7 @@ pub async fn measure(bench: &Bench) -> Load {
             for i in 0..per_sender {
                 let t = Instant::now();
                 let frame =
-                    json!({"action":"send","to":to,"content":format!("load {i}"),"clientMsgId":format!("l{i}")});
+                    json!({"action":"send","to":to,"content":format!("load {i}"),"clientMsgId":crate::client::fresh_client_msg_id()});
                 a_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
                 recv_type(&mut a_ws, "message.sent").await;
                 latencies.push(ms(t.elapsed()));

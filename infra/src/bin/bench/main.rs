@@ -88,7 +88,7 @@ async fn main() {
     // `CHAT_BENCH_ONLY=units`: round trips and priced units only (bench/units.md).
     if std::env::var("CHAT_BENCH_ONLY").as_deref() == Ok("units") {
         let mut out = String::from(
-            "# Round trips and units\n\n| route | median ms, no delay | median ms, +50 ms/request | round trips | minimum | AWS requests (one call) |\n|---|---|---|---|---|---|\n",
+            "# Round trips and units\n\n| route | median ms, no delay | median ms, +50 ms/request | round trips by time | waves seen | minimum | AWS requests (one call) |\n|---|---|---|---|---|---|---|\n",
         );
         for row in &rows {
             out.push_str(row);

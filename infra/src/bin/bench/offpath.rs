@@ -95,15 +95,15 @@ pub async fn measure(bench: &Bench, receiver: &mut Receiver) -> Offpath {
     let (status, body) = bench.call("POST", "/me/devices", Some(&off.access), Some(device)).await;
     assert_eq!(status, 201, "{body}");
     let mut ws = bench.connect(&ann.access).await;
-    let send = async |ws: &mut crate::client::Socket, n: usize| {
-        let frame = json!({"action":"send","to":off.id,"content":"are you there?","clientMsgId":format!("off{n}")});
+    let send = async |ws: &mut crate::client::Socket| {
+        let frame = json!({"action":"send","to":off.id,"content":"are you there?","clientMsgId":crate::client::fresh_client_msg_id()});
         let t = Instant::now();
         ws.send(Message::Text(frame.to_string().into())).await.unwrap();
         let sent = recv_type(ws, "message.sent").await;
         (t, sent["message"]["id"].as_str().unwrap().to_string())
     };
     // A first message makes the device's endpoint (one write, once per token): not measured.
-    let (_, first) = send(&mut ws, 0).await;
+    let (_, first) = send(&mut ws).await;
     receiver.arrival_of(&first).await;
     publishes_reach(bench, 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -113,8 +113,8 @@ pub async fn measure(bench: &Bench, receiver: &mut Receiver) -> Offpath {
     let mut published = bench.proxy.counts_of("push").get("Publish").copied().unwrap_or_default();
     bench.proxy.pricing.take();
     bench.proxy.pricing.set_enabled(true);
-    for n in 1..=SAMPLES {
-        let (t, id) = send(&mut ws, n).await;
+    for _ in 1..=SAMPLES {
+        let (t, id) = send(&mut ws).await;
         published += 1;
         let (hook, pushed) = tokio::join!(receiver.arrival_of(&id), publishes_reach(bench, published));
         webhook.push(ms(hook.duration_since(t)));

@@ -45,7 +45,7 @@ pub fn render(
         started.elapsed().as_secs_f64()
     ));
     report.push_str(&format!(
-        "## Sequential AWS round trips per route\n\nA proxy adds {DELAY_MS} ms to every AWS request; round trips = (median with delay − median without) / {DELAY_MS} ms, {SAMPLES} samples each. \"Minimum\" is what the data model allows (docs/data-model.md).\n\n| route | median ms, no delay | median ms, +{DELAY_MS} ms/request | round trips | minimum | AWS requests (one call) |\n|---|---|---|---|---|---|\n"
+        "## Sequential AWS round trips per route\n\nA proxy adds {DELAY_MS} ms to every AWS request; round trips by time = (median with delay − median without) / {DELAY_MS} ms, {SAMPLES} samples each (noisy: the emulator serialises requests); waves seen = the median, over the delayed samples, of how many of the function's requests ran one after another between the call and its answer, from the proxy's own timeline (aws_proxy.rs, `sequential_waves`): the figure to compare. \"Minimum\" is what the data model allows (docs/data-model.md).\n\n| route | median ms, no delay | median ms, +{DELAY_MS} ms/request | round trips by time | waves seen | minimum | AWS requests (one call) |\n|---|---|---|---|---|---|---|\n"
     ));
     for row in rows {
         report.push_str(row);

@@ -98,7 +98,7 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
     let mut counter = 0u64;
     let mut refresh = ann.refresh.clone();
     let mut rows = Vec::new();
-    let routes: [(&'static str, u32); 19] = [
+    let routes: [(&'static str, u32); 20] = [
         // send: the rate-limit write must refuse before anything is stored (+1).
         ("ws send (direct) → message.sent", 2),
         ("ws send (direct) → recipient's message.new", 2),
@@ -127,15 +127,19 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
         ("ws send (room of 2) → member's message.new", 2),
         ("ws delivered (direct) → sender's receipt", 2),
         ("ws typing (direct) → member's typing", 1),
+        // The same send with a clientMsgId that is not a ULID: the claimed path (2 writes).
+        ("ws send (direct, non-ULID clientMsgId) → message.sent", 2),
     ];
     for (name, minimum) in routes {
         let mut by_delay = Vec::new();
         let mut requests = BTreeMap::new();
         let mut units = chat_local::pricing::Units::default();
         // Two timed passes (without and with the delay), then one priced pass without delay.
+        let mut waves_seen = Vec::new();
         for (pass, delay) in [(0, 0), (1, DELAY_MS), (2, 0)] {
             let pricing = pass == 2;
             proxy.delay_ms.store(delay, Ordering::Relaxed);
+            proxy.timeline_enabled.store(pass == 1, Ordering::Relaxed);
             proxy.pricing.set_enabled(pricing);
             let mut samples = Vec::new();
             for i in 0..if pricing { PRICED_SAMPLES } else { SAMPLES } {
@@ -144,10 +148,18 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
                     settle(bench).await;
                 }
                 proxy.take_counts();
+                proxy.take_timeline();
                 let t = Instant::now();
                 match name {
-                    n if n.starts_with("ws send (direct)") => {
+                    n if n.starts_with("ws send (direct, non-ULID") => {
                         let frame = json!({"action":"send","conversationId":conversation,"content":"bench","clientMsgId":format!("b{counter}")});
+                        ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                        recv_type(ann_ws, "message.sent").await;
+                        samples.push(ms(t.elapsed()));
+                        recv_type(bob_ws, "message.new").await;
+                    }
+                    n if n.starts_with("ws send (direct)") => {
+                        let frame = json!({"action":"send","conversationId":conversation,"content":"bench","clientMsgId":crate::client::fresh_client_msg_id()});
                         ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
                         if n.ends_with("message.sent") {
                             recv_type(ann_ws, "message.sent").await;
@@ -198,7 +210,7 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
                         samples.push(ms(t.elapsed()));
                     }
                     "ws send (group of 3) → member's message.new" => {
-                        let frame = json!({"action":"send","conversationId":group,"content":"bench","clientMsgId":format!("g{counter}")});
+                        let frame = json!({"action":"send","conversationId":group,"content":"bench","clientMsgId":crate::client::fresh_client_msg_id()});
                         ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
                         recv_type(bob_ws, "message.new").await;
                         samples.push(ms(t.elapsed()));
@@ -206,7 +218,7 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
                     }
                     "ws read (direct) → sender's receipt" => {
                         // a fresh message each time, so the pointer moves and the sender is told
-                        let frame = json!({"action":"send","conversationId":conversation,"content":"r","clientMsgId":format!("r{counter}")});
+                        let frame = json!({"action":"send","conversationId":conversation,"content":"r","clientMsgId":crate::client::fresh_client_msg_id()});
                         ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
                         let id = recv_type(ann_ws, "message.sent").await["message"]["id"].as_str().unwrap().to_string();
                         recv_type(bob_ws, "message.new").await;
@@ -222,7 +234,7 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
                         recv_type(bob_ws, "receipt").await;
                     }
                     "ws delivered (direct) → sender's receipt" => {
-                        let frame = json!({"action":"send","conversationId":conversation,"content":"d","clientMsgId":format!("d{counter}")});
+                        let frame = json!({"action":"send","conversationId":conversation,"content":"d","clientMsgId":crate::client::fresh_client_msg_id()});
                         ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
                         let id = recv_type(ann_ws, "message.sent").await["message"]["id"].as_str().unwrap().to_string();
                         recv_type(bob_ws, "message.new").await;
@@ -238,7 +250,7 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
                         recv_type(bob_ws, "receipt").await;
                     }
                     "ws send (room of 2) → member's message.new" => {
-                        let frame = json!({"action":"send","conversationId":room,"content":"bench","clientMsgId":format!("o{counter}")});
+                        let frame = json!({"action":"send","conversationId":room,"content":"bench","clientMsgId":crate::client::fresh_client_msg_id()});
                         ann_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
                         recv_type(bob_ws, "message.new").await;
                         samples.push(ms(t.elapsed()));
@@ -283,7 +295,7 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
                         samples.push(ms(t.elapsed()));
                     }
                     _ => {
-                        let body = json!({"content": "bench", "clientMsgId": format!("h{counter}")});
+                        let body = json!({"content": "bench", "clientMsgId": crate::client::fresh_client_msg_id()});
                         let (s, _) = bench
                             .call(
                                 "POST",
@@ -300,6 +312,20 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
                 }
                 if pass == 0 && i == SAMPLES - 1 {
                     requests = proxy.take_counts();
+                }
+                if pass == 1 {
+                    // The waves of AWS requests (pushes left out, as in "minimum") the proxy saw
+                    // between the call and its answer.
+                    let answered = t + Duration::from_secs_f64(samples.last().copied().unwrap_or(0.0) / 1000.0);
+                    let spans: Vec<_> = proxy
+                        .take_timeline()
+                        .into_iter()
+                        .filter(|s| s.start >= t && s.start <= answered)
+                        .filter(|s| {
+                            !SQS_POLLING.contains(&s.operation.as_str()) && !s.operation.contains("/@connections/")
+                        })
+                        .collect();
+                    waves_seen.push(chat_local::aws_proxy::sequential_waves(&spans) as f64);
                 }
                 if pricing {
                     // Writes after the answer (counters, the pushes' 410 removals) land first.
@@ -320,6 +346,7 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
             }
         }
         proxy.pricing.set_enabled(false);
+        proxy.timeline_enabled.store(false, Ordering::Relaxed);
         let n = PRICED_SAMPLES as f64;
         priced_rows.push(Priced {
             name,
@@ -336,13 +363,14 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
             .map(|(op, n)| format!("{op}×{n}"))
             .collect::<Vec<_>>()
             .join(", ");
+        let seen = median(waves_seen);
         rows.push(format!(
-            "| {name} | {:.1} | {:.1} | **{waves:.2}** | {minimum} | {} |",
+            "| {name} | {:.1} | {:.1} | {waves:.2} | **{seen:.1}** | {minimum} | {} |",
             by_delay[0],
             by_delay[1],
             if requests.is_empty() { "–".to_string() } else { requests }
         ));
-        eprintln!("bench: {name}: {waves:.2} round trips");
+        eprintln!("bench: {name}: {waves:.2} round trips by time, {seen:.1} waves seen");
     }
     proxy.delay_ms.store(0, Ordering::Relaxed);
     (rows, priced_rows)

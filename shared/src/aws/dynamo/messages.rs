@@ -1,6 +1,7 @@
 //! `MessageStore`: message items (`CONV#{id}` / `MSG#{ulid}`, so key order is time order) and
-//! the idempotency claim (`IDEM#{sender}#{clientMsgId}`), two plain conditional writes one after
-//! the other instead of a transaction: a short message costs 1 + 1 WRU instead of 2 + 2 + 2
+//! the idempotency claim (`IDEM#{sender}#{clientMsgId}`). A message whose id is derived from a
+//! fresh ULID clientMsgId is one conditional put that dedupes by itself (domain/message_id.rs);
+//! any other is two plain conditional writes one after the other instead of a transaction: a short message costs 1 + 1 WRU instead of 2 + 2 + 2
 //! (transactional items count twice, and the membership check was one of them). The membership
 //! is read instead (`audience.rs`), in the same wave as the claim.
 //!
@@ -10,14 +11,18 @@
 //! id (the message item's `attribute_not_exists` makes concurrent resends store it once). With
 //! the message first, a crash would leave a message that a resend duplicates.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, Select};
+use aws_smithy_types::timeout::TimeoutConfig;
 use serde::{Deserialize, Serialize};
 
 use super::DynamoStore;
 use super::common::{Conditional, Item, conditional, from_item, n, now_epoch, s, sdk_error, string_attr, to_item};
 use crate::aws::keys;
 use crate::domain::attachment::Attachment;
+use crate::domain::message_id::{self, LATE_LANDING_MS};
 use crate::domain::{Message, MessageKind};
 use crate::error::{ChatError, Result};
 use crate::ports::{Audience, ChangedMessage, Claim, HistoryPage, MessageChange, MessageStore, StoredMessage};
@@ -42,6 +47,11 @@ struct MessageItem {
     deleted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     attachment: Option<Box<Attachment>>,
+    /// When the item was written (epoch ms, the writer's clock): `sync` finds by it the messages
+    /// whose id is older than a cursor but that were stored after it (domain/message_id.rs).
+    /// Absent on items written before it existed: they count as stored at their id's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    landed_at: Option<u64>,
 }
 
 impl MessageItem {
@@ -59,7 +69,14 @@ impl MessageItem {
             edited_at: m.edited_at.clone(),
             deleted: m.deleted,
             attachment: m.attachment.as_ref().map(|a| Box::new(a.unsigned())),
+            landed_at: None,
         }
+    }
+
+    /// Stored after `ms`, by its own clock (or, without `landedAt`, by its id's time).
+    fn landed_after(&self, ms: u64) -> bool {
+        let landed = self.landed_at.or_else(|| crate::domain::id::parse_ulid(&self.id).map(|u| u.timestamp_ms()));
+        landed.is_some_and(|t| t > ms)
     }
 
     fn into_message(self) -> Message {
@@ -170,16 +187,36 @@ impl MessageStore for DynamoStore {
         Ok(())
     }
 
-    async fn store_message(&self, message: &Message) -> Result<StoredMessage> {
-        let result = self
+    async fn store_message(&self, message: &Message, put_by_ms: Option<u64>) -> Result<StoredMessage> {
+        let now = now_ms();
+        if put_by_ms.is_some_and(|by| now > by) {
+            // A derived id too old to be stored now without landing far behind cursors: the
+            // resend is a claimed one (domain/message_id.rs).
+            return Err(ChatError::internal("the message could not be stored in time; resend it"));
+        }
+        let mut item = MessageItem::from_message(message);
+        item.landed_at = Some(now);
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(&MessageItem::from_message(message))?))
+            .set_item(Some(to_item(&item)?))
             .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let result = match put_by_ms {
+            // Bounded, so that no derived write arrives after SETTLED_AFTER_MS.
+            Some(_) => {
+                let timeout = TimeoutConfig::builder()
+                    .operation_timeout(Duration::from_millis(message_id::DERIVED_PUT_TIMEOUT_MS))
+                    .build();
+                request
+                    .customize()
+                    .config_override(aws_sdk_dynamodb::config::Builder::default().timeout_config(timeout))
+                    .send()
+                    .await
+            }
+            None => request.send().await,
+        };
         match conditional(result)? {
             Conditional::Applied(_) => Ok(StoredMessage::Stored),
             Conditional::Refused { current: Some(item) } => {
@@ -216,35 +253,62 @@ impl MessageStore for DynamoStore {
         // BETWEEN is inclusive: read one extra for the cursor item itself and one to learn
         // whether more follow. The floor (a cleared history) is exclusive: its item is dropped too.
         let bottom = floor.map(keys::message).unwrap_or_else(|| keys::MSG_PREFIX.to_string());
+        // AfterOrLate: read from LATE_LANDING_MS before the cursor; of what lies at or before
+        // it, keep only what was stored after the cursor's time.
+        let late_since = match page {
+            HistoryPage::AfterOrLate(id) => crate::domain::id::parse_ulid(id).map(|u| u.timestamp_ms()),
+            _ => None,
+        };
         let (lo, hi, forward, cursor) = match page {
             HistoryPage::Before(None) => (bottom, keys::MSG_END.to_string(), false, None),
             HistoryPage::Before(Some(id)) => (bottom, keys::message(id), false, Some(id.as_str())),
-            HistoryPage::After(id) => {
-                let lo = keys::message(id).max(bottom);
-                (lo, keys::MSG_END.to_string(), true, Some(id.as_str()))
+            HistoryPage::After(id) | HistoryPage::AfterOrLate(id) => {
+                let from = match late_since {
+                    Some(ms) => {
+                        keys::message(&ulid::Ulid::from_parts(ms.saturating_sub(LATE_LANDING_MS), 0).to_string())
+                    }
+                    None => keys::message(id),
+                };
+                (from.max(bottom), keys::MSG_END.to_string(), true, Some(id.as_str()))
             }
         };
         if lo > hi {
             return Ok((Vec::new(), false));
         }
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", s(keys::conversation(conversation_id)))
-            .expression_attribute_values(":lo", s(lo))
-            .expression_attribute_values(":hi", s(hi))
-            .scan_index_forward(forward)
-            .limit((limit + 2) as i32)
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        let cursor_key = cursor.map(keys::message);
         let mut messages = Vec::with_capacity(limit + 1);
-        for item in out.items.unwrap_or_default() {
-            let m = from_item::<MessageItem>(item)?.into_message();
-            if Some(m.id.as_str()) != cursor && Some(m.id.as_str()) != floor {
-                messages.push(m);
+        let mut start: Option<Item> = None;
+        // One query, except when late-window items that are left out fill its Limit.
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                .expression_attribute_values(":pk", s(keys::conversation(conversation_id)))
+                .expression_attribute_values(":lo", s(&lo))
+                .expression_attribute_values(":hi", s(&hi))
+                .scan_index_forward(forward)
+                .limit((limit + 2) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                let item = from_item::<MessageItem>(item)?;
+                let key = keys::message(&item.id);
+                if Some(item.id.as_str()) == floor || Some(&key) == cursor_key.as_ref() {
+                    continue;
+                }
+                let behind = forward && cursor_key.as_ref().is_some_and(|c| key < *c);
+                if behind && !late_since.is_some_and(|ms| item.landed_after(ms)) {
+                    continue;
+                }
+                messages.push(item.into_message());
+            }
+            match out.last_evaluated_key {
+                Some(key) if late_since.is_some() && messages.len() <= limit && !key.is_empty() => start = Some(key),
+                _ => break,
             }
         }
         let more = messages.len() > limit;
@@ -356,6 +420,10 @@ impl MessageStore for DynamoStore {
         senders.dedup();
         Ok(senders)
     }
+}
+
+fn now_ms() -> u64 {
+    chrono::Utc::now().timestamp_millis().max(0) as u64
 }
 
 #[cfg(test)]

@@ -88,6 +88,8 @@ pub struct FunctionReport {
     pub init_ms: Vec<f64>,
     pub init_errors: u64,
     pub invocations: u64,
+    /// Wall time of each warm invocation, in milliseconds.
+    pub warm_ms: Vec<f64>,
     pub instances: Vec<InstanceReport>,
 }
 
@@ -99,6 +101,8 @@ pub struct InstanceReport {
     /// `VmRSS` and `VmHWM` of `/proc/<pid>/status`.
     pub rss_kib: u64,
     pub peak_kib: u64,
+    /// CPU time the process used so far (user + system, `/proc/<pid>/stat`), init included.
+    pub cpu_ms: f64,
 }
 
 #[derive(Default)]
@@ -106,6 +110,8 @@ struct Stats {
     init_ms: Vec<f64>,
     init_errors: u64,
     invocations: u64,
+    /// Wall time of each warm invocation (event handed over → answer), in milliseconds.
+    warm_ms: Vec<f64>,
     /// Every running process (idle or busy) → its invocations so far.
     live: BTreeMap<u32, u64>,
 }
@@ -170,7 +176,8 @@ impl ProcessFunctions {
                     .iter()
                     .filter_map(|(&pid, &invocations)| {
                         let (rss_kib, peak_kib) = memory_kib(pid)?;
-                        Some(InstanceReport { pid, invocations, rss_kib, peak_kib })
+                        let cpu_ms = instance::cpu_ms(pid)?;
+                        Some(InstanceReport { pid, invocations, rss_kib, peak_kib, cpu_ms })
                     })
                     .collect();
                 FunctionReport {
@@ -179,6 +186,7 @@ impl ProcessFunctions {
                     init_ms: stats.init_ms.clone(),
                     init_errors: stats.init_errors,
                     invocations: stats.invocations,
+                    warm_ms: stats.warm_ms.clone(),
                     instances,
                 }
             })
@@ -232,8 +240,16 @@ impl Invoke for ProcessFunctions {
             let instance = self.take(pool).await?;
             let mut lease = Lease { pool, instance: Some(instance) };
             let Some(instance) = lease.instance.as_mut() else { unreachable!("the lease holds its process") };
+            let started = std::time::Instant::now();
             let (result, reusable) = instance.invoke(&pool.spec, event).await;
-            pool.stats.lock().expect("stats").invocations += 1;
+            {
+                let mut stats = pool.stats.lock().expect("stats");
+                stats.invocations += 1;
+                // Warm ones only: what Lambda bills as the duration of an invocation.
+                if instance.invocations > 1 {
+                    stats.warm_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
             if reusable {
                 lease.release();
             }

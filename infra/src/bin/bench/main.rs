@@ -117,9 +117,12 @@ async fn main() {
     let memory = memory::render(&memory::measure()) + "\n" + &init::render(&init::measure().await);
     drop(bench);
     let process_bench = start(&moto.endpoint, "chat-bench-processes", process_mode(), None).await;
-    let processes = processes::render(&processes::measure(&process_bench).await);
+    let process_rows = processes::measure(&process_bench).await;
+    let processes = processes::render(&process_rows);
     drop(process_bench);
-    let report = report::render(started, &rows, &priced, &load, &fanout, room_size)
+    // The Lambda share of a message's cost from ws-send's measured warm duration and MemorySize.
+    let send = process_rows.iter().find(|r| r.binary == "ws-send").map(|r| (r.warm_median_ms, r.memory_mb));
+    let report = report::render(started, &rows, &priced, &load, &fanout, room_size, send)
         + "\n"
         + &offpath
         + "\n"

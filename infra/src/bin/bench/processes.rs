@@ -58,6 +58,29 @@ pub struct Row {
     pub processes: usize,
     pub rss_mib: f64,
     pub peak_mib: f64,
+    /// CPU per warm invocation over the warm phase (None: too few invocations to say).
+    pub cpu_ms_per_invocation: Option<f64>,
+    pub warm_invocations: u64,
+    /// Median wall time of a warm invocation (what Lambda bills, before rounding up to 1 ms).
+    pub warm_median_ms: f64,
+}
+
+/// Invocations the warm phase must give a function for its CPU per invocation (the kernel counts
+/// CPU in 10 ms ticks).
+const MIN_CPU_SAMPLE: u64 = 20;
+
+/// CPU used and invocations served during the warm phase by the processes alive at both reports.
+fn warm_cpu(before: &[chat_local::process::FunctionReport], after: &chat_local::process::FunctionReport) -> (f64, u64) {
+    let Some(earlier) = before.iter().find(|b| b.binary == after.binary) else { return (0.0, 0) };
+    let mut cpu = 0.0;
+    let mut invocations = 0;
+    for now in &after.instances {
+        if let Some(then) = earlier.instances.iter().find(|i| i.pid == now.pid) {
+            cpu += now.cpu_ms - then.cpu_ms;
+            invocations += now.invocations - then.invocations;
+        }
+    }
+    (cpu, invocations)
 }
 
 pub async fn measure(bench: &Bench) -> Vec<Row> {
@@ -70,10 +93,12 @@ pub async fn measure(bench: &Bench) -> Vec<Row> {
         session(bench, &ann, &bob, &format!("cold-{round}")).await;
     }
     eprintln!("bench: process mode, {WARM_ITERATIONS} warm sends and GET /me");
+    let before = processes.report();
     let mut ann_ws = bench.connect(&ann.access).await;
     for i in 0..WARM_ITERATIONS {
         let tag = format!("warm-{i}");
-        frame(&mut ann_ws, json!({"action": "send", "to": bob.id, "content": tag, "clientMsgId": tag})).await;
+        let cmid = crate::client::fresh_client_msg_id();
+        frame(&mut ann_ws, json!({"action": "send", "to": bob.id, "content": tag, "clientMsgId": cmid})).await;
         recv_type(&mut ann_ws, "message.sent").await;
         bench.call("GET", "/me", Some(&ann.access), None).await;
     }
@@ -84,6 +109,7 @@ pub async fn measure(bench: &Bench) -> Vec<Row> {
         .into_iter()
         .filter(|r| r.invocations > 0)
         .map(|r| {
+            let (cpu_ms, warm_invocations) = warm_cpu(&before, &r);
             let mib = |kib: u64| kib as f64 / 1024.0;
             let inits = r.init_ms.clone();
             let min = inits.iter().copied().fold(f64::INFINITY, f64::min);
@@ -99,6 +125,9 @@ pub async fn measure(bench: &Bench) -> Vec<Row> {
                 processes: r.instances.len(),
                 rss_mib: r.instances.iter().map(|i| mib(i.rss_kib)).fold(0.0, f64::max),
                 peak_mib: r.instances.iter().map(|i| mib(i.peak_kib)).fold(0.0, f64::max),
+                cpu_ms_per_invocation: (warm_invocations >= MIN_CPU_SAMPLE).then(|| cpu_ms / warm_invocations as f64),
+                warm_invocations,
+                warm_median_ms: if r.warm_ms.is_empty() { f64::NAN } else { median(r.warm_ms.clone()) },
             }
         })
         .collect()
@@ -106,12 +135,12 @@ pub async fn measure(bench: &Bench) -> Vec<Row> {
 
 pub fn render(rows: &[Row]) -> String {
     let mut out = format!(
-        "## Functions as processes (cold starts and memory)\n\nThe {} function binaries behind the local gateway in process mode (`CHAT_LOCAL_FUNCTIONS=process`), each execution environment a process polling its own Lambda Runtime API. {COLD_ROUNDS} rounds, each after retiring every idle process, of one session (connect, send, read, typing, ping, `GET /me`, both schedules, disconnect; the stream and bus consumers follow): init = spawn → first `invocation/next` poll, against moto. Then {WARM_ITERATIONS} warm sends and `GET /me`; RSS (`VmRSS`) and peak (`VmHWM`) of the function's largest live process after all of it.\n\n| function | MemorySize | cold starts | init median ms | init min–max ms | invocations | live processes | RSS MiB | peak MiB | peak / MemorySize |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "## Functions as processes (cold starts and memory)\n\nThe {} function binaries behind the local gateway in process mode (`CHAT_LOCAL_FUNCTIONS=process`), each execution environment a process polling its own Lambda Runtime API. {COLD_ROUNDS} rounds, each after retiring every idle process, of one session (connect, send, read, typing, ping, `GET /me`, both schedules, disconnect; the stream and bus consumers follow): init = spawn → first `invocation/next` poll, against moto. Then {WARM_ITERATIONS} warm sends and `GET /me`; RSS (`VmRSS`) and peak (`VmHWM`) of the function's largest live process after all of it.\n\nCPU per invocation: user + system time (`/proc/<pid>/stat`) the function's processes used during the warm phase ÷ the invocations they served then (functions with at least {MIN_CPU_SAMPLE}); warm duration: the median wall time of a warm invocation (event handed over → answer), the duration Lambda bills.\n\n| function | MemorySize | cold starts | init median ms | init min–max ms | invocations | live processes | RSS MiB | peak MiB | peak / MemorySize | CPU ms per warm invocation | warm duration median ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         if cfg!(debug_assertions) { "debug" } else { "release" }
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} MB | {} | {:.1} | {:.1}–{:.1} | {} | {} | {:.1} | {:.1} | {:.0} % |\n",
+            "| {} | {} MB | {} | {:.1} | {:.1}–{:.1} | {} | {} | {:.1} | {:.1} | {:.0} % | {} | {:.1} |\n",
             r.binary,
             r.memory_mb,
             r.cold_starts,
@@ -123,6 +152,9 @@ pub fn render(rows: &[Row]) -> String {
             r.rss_mib,
             r.peak_mib,
             100.0 * r.peak_mib * 1.048576 / r.memory_mb as f64,
+            r.cpu_ms_per_invocation
+                .map_or_else(|| "–".to_string(), |c| format!("{c:.2} ({} calls)", r.warm_invocations)),
+            r.warm_median_ms,
         ));
     }
     out

@@ -34,6 +34,8 @@ pub fn render(
     load: &Load,
     fanout: &Fanout,
     room_size: usize,
+    // ws-send's warm median duration (ms) and MemorySize (MB), measured in process mode.
+    send_function: Option<(f64, i64)>,
 ) -> String {
     let Load { pairs, per_sender, elapsed_secs: elapsed, latencies, pings, pushed, counts } = load;
     let messages = (pairs * per_sender) as f64;
@@ -66,7 +68,7 @@ pub fn render(
         per_op.push_str(&format!("| {op} | {:.2} |\n", *n as f64 / messages));
     }
     report.push_str(&format!(
-        "\n## AWS requests and cost per message (direct, 2 members, 1 connection each)\n\nCounted by the proxy during the load phase only (set-up excluded; the scheduler's SQS polling left out); pushes counted as the events the clients received. PutItem: the idempotency claim and the message; BatchGetItem: the sender's member item and connection set (eventual); GetItem: the other member's connection set (consistent); UpdateItem: a rate-limit lease every 10 actions and a `/stats` counter batch now and then.\n\n| AWS request | per message |\n|---|---|\n{per_op}| Management API POST @connections | {posts:.2} |\n\n"
+        "\n## AWS requests and cost per message (direct, 2 members, 1 connection each)\n\nCounted by the proxy during the load phase only (set-up excluded; the scheduler's SQS polling left out); pushes counted as the events the clients received. PutItem: the message (its id derived from the sender's fresh ULID clientMsgId, so no idempotency claim); BatchGetItem: the sender's member item and connection set (eventual); GetItem: the other member's connection set (consistent); UpdateItem: a rate-limit lease every 10 actions and a `/stats` counter batch now and then.\n\n| AWS request | per message |\n|---|---|\n{per_op}| Management API POST @connections | {posts:.2} |\n\n"
     ));
     report.push('\n');
     report.push_str(&render_units(priced));
@@ -79,9 +81,12 @@ pub fn render(
     let dynamo = (wru * 0.625 + rru * 0.125) / 1e6 * 1e6;
     let apigw_messages = 1.0 + posts; // the inbound frame + every push
     let apigw = apigw_messages * 1.0;
-    let lambda = 0.20 + 0.25 * 0.030 * 13.3334; // 256 MB, 30 ms billed
+    // Billed duration: the measured warm wall time rounded up to the next millisecond.
+    let (send_ms, memory_mb) = send_function.unwrap_or((f64::NAN, 256));
+    let billed_ms = send_ms.ceil();
+    let lambda = 0.20 + memory_mb as f64 / 1024.0 * billed_ms / 1000.0 * 13.3334;
     report.push_str(&format!(
-        "\nCost per million direct messages (list prices, us-east-1): DynamoDB {wru:.2} WRU + {rru:.2} RRU (priced above) = ${dynamo:.2}; API Gateway {apigw_messages:.1} messages = ${apigw:.2}; Lambda (256 MB, ~30 ms billed: an estimate, not measured here) ${lambda:.2}; **total ≈ ${:.2}**. The AWS sample chat app scans the whole connections table per message instead (cost grows with every connected user).\n",
+        "\nCost per million direct messages (list prices, us-east-1): DynamoDB {wru:.2} WRU + {rru:.2} RRU (priced above) = ${dynamo:.2}; API Gateway {apigw_messages:.1} messages = ${apigw:.2}; Lambda ($0.20 per million requests + ws-send at {memory_mb} MB for {billed_ms:.0} ms billed: its measured warm median {send_ms:.1} ms in process mode below, against moto on loopback; on AWS DynamoDB answers in a few ms too) ${lambda:.2}; **total ≈ ${:.2}**. The AWS sample chat app scans the whole connections table per message instead (cost grows with every connected user).\n",
         dynamo + apigw + lambda
     ));
     report.push_str(&format!(

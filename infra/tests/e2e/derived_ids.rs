@@ -104,9 +104,15 @@ async fn a_resend_after_the_derived_window_finds_the_message_a_derived_attempt_s
     ann_ws.send(frame.clone()).await;
     let first = ann_ws.recv_type("message.sent").await["message"].clone();
 
-    // Now the ULID is over 2 s old: the resend takes the claimed path, waits until no derived
-    // write can still arrive, and finds the derived message.
+    // Now the ULID is over 2 s old: the resend takes the claimed path. While a derived write
+    // could still arrive it is told to come back (nothing stored); then it finds the message.
     tokio::time::sleep(Duration::from_millis(2_000)).await;
+    ann_ws.send(frame.clone()).await;
+    let err = ann_ws.recv_type("error").await;
+    assert_eq!(err["code"], "rate_limited", "{err}");
+    let retry_after = err["retryAfter"].as_u64().expect("retryAfter");
+    assert!((1..=3).contains(&retry_after), "{err}");
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
     ann_ws.send(frame).await;
     assert_eq!(ann_ws.recv_type("message.sent").await["message"], first);
     let conversation = first["conversationId"].as_str().unwrap();

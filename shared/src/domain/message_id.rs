@@ -15,11 +15,12 @@
 //! yet sent, so one ahead of the server's clock by up to [`AHEAD_WAIT_MAX_MS`] is waited for and
 //! one further ahead is refused (before anything is written).
 //!
-//! Why a resend of an old ULID may wait: a derived attempt may still be writing (its put is
-//! issued at most [`DERIVED_MAX_AGE_MS`] after the ULID's time and gives up after
+//! Why a resend of an old ULID may be told to come back: a derived attempt may still be writing
+//! (its put is issued at most [`DERIVED_MAX_AGE_MS`] after the ULID's time and gives up after
 //! [`DERIVED_PUT_TIMEOUT_MS`]). A claimed send looks for it at the derived id; it does so only
-//! once no such write can still arrive ([`SETTLED_AFTER_MS`] after the ULID's time), so the two
-//! paths never store one message twice.
+//! once no such write can still arrive ([`SETTLED_AFTER_MS`] after the ULID's time; before,
+//! the send answers `rate_limited` with `retryAfter`), so the two paths never store one message
+//! twice.
 
 use sha2::{Digest, Sha256};
 
@@ -47,8 +48,8 @@ pub enum IdPlan {
     /// ULID slightly ahead of the server's clock). `deadline_ms`: the put must leave by then.
     Derived { id: String, wait_ms: u64, deadline_ms: u64 },
     /// A claim item and a fresh id. `earlier`: the id a derived attempt of this clientMsgId
-    /// may have stored the message under (read before a new message is made), after waiting
-    /// `wait_ms` for such an attempt to settle.
+    /// may have stored the message under (read before a new message is made). `wait_ms` > 0:
+    /// such an attempt may still be writing, so not yet (the send is refused, to come back then).
     Claimed { earlier: Option<String>, wait_ms: u64 },
 }
 

@@ -79,12 +79,22 @@ pub async fn send_message(app: &App, input: SendInput) -> Result<(Sent, Pushes)>
     }
 
     let plan = message_id::plan(&input.sender_id, &conversation_id, &input.client_msg_id, time::now_ms())?;
-    let wait_ms = match &plan {
-        IdPlan::Derived { wait_ms, .. } | IdPlan::Claimed { wait_ms, .. } => *wait_ms,
-    };
-    if wait_ms > 0 {
-        // A ULID a little ahead of our clock, or a derived attempt that may still be writing.
-        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+    match &plan {
+        // A ULID a little ahead of our clock: wait for it (at most 1 s).
+        IdPlan::Derived { wait_ms, .. } if *wait_ms > 0 => {
+            tokio::time::sleep(std::time::Duration::from_millis(*wait_ms)).await;
+        }
+        // A derived attempt of this clientMsgId may still be writing: come back once it cannot
+        // (an answer, not a sleep: a client cannot make the function wait for seconds).
+        IdPlan::Claimed { wait_ms, .. } if *wait_ms > 0 => {
+            let mut refused = ChatError::new(
+                ErrorCode::RateLimited,
+                "an earlier attempt with this clientMsgId may still be storing it; resend it after retryAfter",
+            );
+            refused.retry_after = Some(wait_ms.div_ceil(1000));
+            return Err(refused);
+        }
+        _ => {}
     }
     let fresh = match &plan {
         IdPlan::Derived { id, .. } => id.clone(),

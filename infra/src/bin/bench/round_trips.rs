@@ -149,7 +149,7 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
                 }
                 proxy.take_counts();
                 proxy.take_timeline();
-                let t = Instant::now();
+                let mut t = Instant::now();
                 match name {
                     n if n.starts_with("ws send (direct, non-ULID") => {
                         let frame = json!({"action":"send","conversationId":conversation,"content":"bench","clientMsgId":format!("b{counter}")});
@@ -226,7 +226,7 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
                             settle(bench).await;
                         }
                         proxy.take_counts();
-                        let t = Instant::now();
+                        t = Instant::now();
                         let frame = json!({"action":"read","conversationId":conversation,"messageId":id});
                         bob_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
                         recv_type(ann_ws, "receipt").await;
@@ -242,7 +242,7 @@ pub async fn measure(bench: &Bench, scene: &mut Scene) -> (Vec<String>, Vec<Pric
                             settle(bench).await;
                         }
                         proxy.take_counts();
-                        let t = Instant::now();
+                        t = Instant::now();
                         let frame = json!({"action":"delivered","conversationId":conversation,"messageId":id});
                         bob_ws.send(Message::Text(frame.to_string().into())).await.unwrap();
                         recv_type(ann_ws, "receipt").await;

@@ -1367,7 +1367,7 @@ export class ChatClient extends Emitter {
 
   /**
    * A ULID from the server-corrected clock, 250 ms in the past (the server takes a ULID up to
-   * 2 s old, or up to 1 s ahead, as the message's id: one write); a plain random id once the
+   * 5 s old, or up to 1 s ahead, as the message's id: one write); a plain random id once the
    * server said this clock is too far ahead.
    */
   _newClientMsgId() {

@@ -16,7 +16,7 @@ async fn nothing_acknowledged_is_lost_or_doubled_when_a_fifth_of_aws_calls_fail(
 }
 
 /// The same with fresh ULID clientMsgIds (ids derived from them, one write each): a resend
-/// within 2 s dedupes on the message item, a later one through the claimed path
+/// within 5 s dedupes on the message item, a later one through the claimed path
 /// (domain/message_id.rs).
 #[tokio::test]
 async fn nothing_acknowledged_is_lost_or_doubled_under_faults_with_derived_ids() {

@@ -30,7 +30,7 @@ pub struct Message {
     /// At most 4,000 characters (Unicode scalar values); null once deleted.
     #[schema(required = true, max_length = 4000)]
     pub content: Option<String>,
-    /// The sender's idempotency key. A fresh ULID (0-2 s old) names the message's id, and the
+    /// The sender's idempotency key. A fresh ULID (0-5 s old) names the message's id, and the
     /// send is then one write (docs/protocol.md, "clientMsgId").
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, min_length = 1, max_length = 64)]

@@ -80,7 +80,7 @@ pub struct PostMessageBody {
     #[schema(nullable = false)]
     pub attachment_id: Option<String>,
     /// Client-chosen idempotency key, printable: a repeat returns the first message with 200. A
-    /// ULID minted from a correct clock (0-2 s old) names the message's id: one write instead of
+    /// ULID minted from a correct clock (0-5 s old) names the message's id: one write instead of
     /// two; one over 1 s ahead of the server's clock is refused (docs/protocol.md, "clientMsgId").
     #[schema(min_length = 1, max_length = 64)]
     pub client_msg_id: String,

@@ -11,9 +11,9 @@ use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, RootCertStore, crypto::aws_lc_rs};
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::pki_types::ServerName;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto::aws_lc_rs};
 
 /// Sends `request` to the host and port of its URI; the answer's status and whole body.
 pub async fn send(request: Request<Full<Bytes>>) -> Result<(StatusCode, Bytes), String> {

@@ -14,8 +14,8 @@ use chat::service::push::{self, Pushes};
 use chat::service::{
     calls, connections, conversations, devices, limits, matching, messaging, receipts, sync, typing, users,
 };
-use lambda_http::http::header::SEC_WEBSOCKET_PROTOCOL;
 use lambda_http::http::HeaderValue;
+use lambda_http::http::header::SEC_WEBSOCKET_PROTOCOL;
 use lambda_runtime::Error;
 
 pub use chat_authorizer::{SUBPROTOCOL, USER_ID_KEY, authorize, offered_subprotocols};

@@ -440,7 +440,8 @@ pub fn function_variables(template: &Template, config: &Config, binary: &str) ->
     let mut variables: BTreeMap<String, String> =
         declared.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect();
     for (name, value) in own.to_variables() {
-        let declared = declared.contains_key(name) || (name == "CHAT_JWT_SECRET" && own.tokens.jwt_keys_parameter.is_none());
+        let declared =
+            declared.contains_key(name) || (name == "CHAT_JWT_SECRET" && own.tokens.jwt_keys_parameter.is_none());
         if declared || !RESOURCE_VARIABLES.contains(&name) {
             variables.insert(name.to_string(), value);
         }

@@ -9,10 +9,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore, crypto::aws_lc_rs};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 /// Sends `request` to the host and port of its URI; the answer's status and whole body.

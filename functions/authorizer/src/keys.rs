@@ -21,8 +21,7 @@ pub async fn token_service() -> Result<TokenService, String> {
         .get_secure_string(name)
         .await
         .map_err(|e| format!("cannot read the JWT keys parameter {name}: {e}"))?;
-    let ring =
-        KeyRing::parse(&text).map_err(|e| format!("the JWT keys parameter {name}: {}", e.message))?;
+    let ring = KeyRing::parse(&text).map_err(|e| format!("the JWT keys parameter {name}: {}", e.message))?;
     tracing::info!(parameter = %name, kids = ?ring.kids(), "JWT keys loaded");
     Ok(TokenService::with_keys(&ring, &config.jwt_issuer, config.access_token_ttl_secs))
 }

@@ -6,8 +6,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     chat::telemetry::init_json_logs();
     let tokens = chat_authorizer::keys::token_service().await?;
     let tokens = &tokens;
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<_>| chat_authorizer::authorize(tokens, event.payload),
-    ))
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<_>| {
+        chat_authorizer::authorize(tokens, event.payload)
+    }))
     .await
 }

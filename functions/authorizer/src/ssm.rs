@@ -144,8 +144,9 @@ impl Ssm {
             .map_err(|e| e.to_string())?
             .into();
         let headers = request.headers().iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or_default()));
-        let signable = SignableRequest::new("POST", self.endpoint.to_string(), headers, SignableBody::Bytes(body.as_bytes()))
-            .map_err(|e| e.to_string())?;
+        let signable =
+            SignableRequest::new("POST", self.endpoint.to_string(), headers, SignableBody::Bytes(body.as_bytes()))
+                .map_err(|e| e.to_string())?;
         let (instructions, _) = sign(signable, &params).map_err(|e| e.to_string())?.into_parts();
         instructions.apply_to_request_http1x(&mut request);
         Ok(request)
@@ -175,11 +176,13 @@ mod tests {
     #[test]
     fn the_endpoint_follows_the_sdk_variables() {
         assert_eq!(env(&with(&[])).unwrap().endpoint.to_string(), "https://ssm.eu-west-1.amazonaws.com/");
-        let both = with(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"), ("AWS_ENDPOINT_URL_SSM", "http://ssm.local:1")]);
+        let both =
+            with(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"), ("AWS_ENDPOINT_URL_SSM", "http://ssm.local:1")]);
         assert_eq!(env(&both).unwrap().endpoint.to_string(), "http://ssm.local:1/");
         let all = with(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")]);
         assert_eq!(env(&all).unwrap().endpoint.to_string(), "http://127.0.0.1:5000/");
-        let ignored = with(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"), ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")]);
+        let ignored =
+            with(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"), ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")]);
         assert_eq!(env(&ignored).unwrap().endpoint.to_string(), "https://ssm.eu-west-1.amazonaws.com/");
         let china = [("AWS_REGION", "cn-north-1"), CREDENTIALS[1], CREDENTIALS[2]];
         assert_eq!(env(&china).unwrap().endpoint.to_string(), "https://ssm.cn-north-1.amazonaws.com.cn/");
@@ -195,7 +198,10 @@ mod tests {
         let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
         let auth = header("authorization");
         assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKID/20231114/eu-west-1/ssm/aws4_request"), "{auth}");
-        assert!(auth.contains("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target"), "{auth}");
+        assert!(
+            auth.contains("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target"),
+            "{auth}"
+        );
         assert_eq!(header("x-amz-date"), "20231114T221320Z");
         assert_eq!(header("x-amz-security-token"), "session");
         assert_eq!(header("x-amz-target"), "AmazonSSM.GetParameter");
@@ -217,13 +223,19 @@ mod tests {
                 let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
                 let request: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
                 if target != "AmazonSSM.GetParameter" || request["WithDecryption"] != true {
-                    return (StatusCode::BAD_REQUEST, r#"{"__type":"ValidationException","message":"bad"}"#.to_string());
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        r#"{"__type":"ValidationException","message":"bad"}"#.to_string(),
+                    );
                 }
                 if request["Name"] != "/chat/jwt-keys" {
                     return (StatusCode::BAD_REQUEST, r#"{"__type":"ParameterNotFound","message":""}"#.to_string());
                 }
                 if n < throttle {
-                    return (StatusCode::BAD_REQUEST, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into());
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into(),
+                    );
                 }
                 (StatusCode::OK, serde_json::json!({ "Parameter": { "Value": value } }).to_string())
             }

@@ -58,5 +58,4 @@ impl App {
             .map(|bucket| -> Arc<dyn ObjectStore> { Arc::new(crate::aws::S3Objects::new(sdk, bucket)) });
         Ok(app)
     }
-
 }

@@ -61,8 +61,12 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!((c.jwt_issuer.as_str(), c.access_token_ttl_secs), ("chat-backend", 900));
         assert!(c.jwt_secret.is_empty() && c.jwt_keys_parameter.is_none());
-        let c = config(&[("CHAT_JWT_ISSUER", "me"), ("CHAT_ACCESS_TOKEN_TTL_SECS", "60"), ("CHAT_JWT_KEYS_PARAMETER", "/k")])
-            .unwrap();
+        let c = config(&[
+            ("CHAT_JWT_ISSUER", "me"),
+            ("CHAT_ACCESS_TOKEN_TTL_SECS", "60"),
+            ("CHAT_JWT_KEYS_PARAMETER", "/k"),
+        ])
+        .unwrap();
         assert_eq!((c.jwt_issuer.as_str(), c.access_token_ttl_secs), ("me", 60));
         assert_eq!(c.jwt_keys_parameter.as_deref(), Some("/k"));
     }

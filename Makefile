@@ -16,6 +16,7 @@ dev: venv
 .PHONY: dev-process
 dev-process: venv
 	$(CARGO) build -p chat-functions --bins
+	$(CARGO) build -p chat-authorizer
 	CHAT_LOCAL_FUNCTIONS=process $(CARGO) run --bin local-gateway
 
 ## dev-reset: `make dev` from an empty emulator (deletes the state kept under .local/).
@@ -69,10 +70,12 @@ clean-venv:
 	rm -rf .venv
 
 ## bench: round trips per route, priced DynamoDB units, cost per message, load latency, memory and init
-## of every function binary against the empty and SDK baselines, cold starts and RSS of each function
+## of every function binary against the empty and SDK baselines (ws-authorizer rebuilt on its own last, as
+## sam builds it: a workspace build links it against `chat`'s AWS adapters), cold starts and RSS of each function
 ## run as processes (bench/results.md; CHAT_BENCH_ONLY=processes: that part alone, bench/processes.md).
 bench: venv
 	$(CARGO) build --release --bins
+	$(CARGO) build --release -p chat-authorizer
 	$(CARGO) run --release -p chat-local --bin bench
 
 ## bench-gateway: connections the local gateway holds, its memory per 1,000 connections and the

@@ -75,7 +75,9 @@ impl Function {
 /// Runs `function` on a JSON event and returns its JSON answer, as the Lambda runtime would.
 pub async fn invoke(app: &App, function: Function, event: Value) -> Result<Value, Error> {
     let answer = match function {
-        Function::WsAuthorizer => serde_json::to_value(ws::authorize(app, serde_json::from_value(event)?).await?)?,
+        Function::WsAuthorizer => {
+            serde_json::to_value(ws::authorize(&app.tokens, serde_json::from_value(event)?).await?)?
+        }
         Function::WsConnect => serde_json::to_value(ws::connect(app, websocket(event)?).await?)?,
         Function::WsDisconnect => serde_json::to_value(ws::disconnect(app, websocket(event)?).await?)?,
         Function::WsSend => serde_json::to_value(ws::send(app, websocket(event)?).await?)?,

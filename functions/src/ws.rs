@@ -1,12 +1,9 @@
-//! WebSocket API handlers: the `$connect` authorizer, `$connect`, `$disconnect`, `send`,
-//! `delivered` + `read` (one function), `typing`, and `$default` (`ping`, `sync`, `join`, `leave`,
-//! `call`, `match`, `match.cancel`).
+//! WebSocket API handlers: `$connect`, `$disconnect`, `send`, `delivered` + `read` (one function),
+//! `typing`, and `$default` (`ping`, `sync`, `join`, `leave`, `call`, `match`, `match.cancel`).
+//! The `$connect` authorizer is a package of its own (functions/authorizer/, no AWS SDK),
+//! re-exported here.
 
-use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
-    ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
-};
-use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use chat::App;
 use chat::error::{ChatError, ErrorCode};
 use chat::ports::Pointer;
@@ -17,60 +14,11 @@ use chat::service::push::{self, Pushes};
 use chat::service::{
     calls, connections, conversations, devices, limits, matching, messaging, receipts, sync, typing, users,
 };
+use lambda_http::http::HeaderValue;
 use lambda_http::http::header::SEC_WEBSOCKET_PROTOCOL;
-use lambda_http::http::{HeaderMap, HeaderValue};
 use lambda_runtime::Error;
-use serde_json::json;
 
-/// The authorizer's context key that carries the user id into every later event of a connection,
-/// so no message handler reads the database to learn who is speaking.
-pub const USER_ID_KEY: &str = "userId";
-
-/// The subprotocol a client offers to say it speaks this protocol; the token rides beside it as
-/// `token.<access token>` (docs/protocol.md), which keeps it out of URLs and access logs.
-pub const SUBPROTOCOL: &str = "chat";
-const TOKEN_SUBPROTOCOL_PREFIX: &str = "token.";
-
-/// The subprotocols a handshake offers (`Sec-WebSocket-Protocol: chat, token.<jwt>`), in order.
-fn offered_subprotocols(headers: &HeaderMap) -> Vec<&str> {
-    headers
-        .get_all(SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect()
-}
-
-/// Lambda REQUEST authorizer on `$connect`. The token comes from `?token=` or from the
-/// subprotocol `token.<jwt>`; the template declares no identity source so that either works
-/// (API Gateway would refuse a handshake missing a declared one before calling this).
-/// A refused or missing token is the error `Unauthorized`, which API Gateway turns into HTTP 401.
-pub async fn authorize(
-    app: &App,
-    event: ApiGatewayCustomAuthorizerRequestTypeRequest,
-) -> Result<ApiGatewayCustomAuthorizerResponse, Error> {
-    let token = event.query_string_parameters.first("token").filter(|t| !t.is_empty()).or_else(|| {
-        offered_subprotocols(&event.headers).into_iter().find_map(|p| p.strip_prefix(TOKEN_SUBPROTOCOL_PREFIX))
-    });
-    let user_id = match connections::authorize(app, token) {
-        Ok(user_id) => user_id,
-        Err(_) => return Err("Unauthorized".into()),
-    };
-    let mut statement = IamPolicyStatement::default();
-    statement.action = vec!["execute-api:Invoke".into()];
-    statement.effect = IamPolicyEffect::Allow;
-    statement.resource = vec![event.method_arn.unwrap_or_else(|| "*".into())];
-    let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
-    policy.version = Some("2012-10-17".into());
-    policy.statement = vec![statement];
-    let mut response = ApiGatewayCustomAuthorizerResponse::default();
-    response.principal_id = Some(user_id.clone());
-    response.policy_document = policy;
-    response.context = json!({ USER_ID_KEY: user_id });
-    Ok(response)
-}
+pub use chat_authorizer::{SUBPROTOCOL, USER_ID_KEY, authorize, offered_subprotocols};
 
 /// Who is speaking on which connection, from the event alone.
 struct Caller {

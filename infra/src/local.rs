@@ -94,7 +94,7 @@ pub enum FunctionMode {
     /// function.
     #[default]
     InProcess,
-    /// `process`: the built binaries (`cargo build -p chat-functions --bins`), each execution
+    /// `process`: the built binaries (`cargo build -p chat-functions --bins` and `-p chat-authorizer`), each execution
     /// environment a process speaking the Lambda Runtime API (infra/src/process/). The binaries
     /// are looked up in `CHAT_LOCAL_FUNCTIONS_DIR`, else beside the running executable.
     Process { dir: Option<std::path::PathBuf> },
@@ -260,13 +260,13 @@ pub async fn start_with(
     // The JWT keys as on AWS: a SecureString parameter read at init. Unless one is named, the
     // bootstrap makes it in the emulator from CHAT_JWT_SECRET (docs/protocol.md, "Signing keys").
     let mut jwt_keys = None;
-    if config.jwt_keys_parameter.is_none() && !config.jwt_secret.is_empty() {
+    if config.tokens.jwt_keys_parameter.is_none() && !config.tokens.jwt_secret.is_empty() {
         let name = format!("/{}/jwt-keys", config.table);
-        let value = format!("{}={}", chat::auth::tokens::LOCAL_KID, config.jwt_secret);
+        let value = format!("{}={}", chat::auth::tokens::LOCAL_KID, config.tokens.jwt_secret);
         chat::aws::jwt_keys::put(&sdk, &name, &value)
             .await
             .map_err(|e| format!("cannot create the JWT keys parameter: {}", e.message))?;
-        config.jwt_keys_parameter = Some(name.clone());
+        config.tokens.jwt_keys_parameter = Some(name.clone());
         jwt_keys = Some((name, value));
     }
     let mut app = App::with_sdk_config(config.clone(), &sdk).map_err(|e| e.to_string())?;
@@ -388,8 +388,8 @@ fn function_config(names: &std::collections::BTreeSet<String>, config: &Config) 
         own.events.fcm_application = None;
     }
     if !names.contains("CHAT_JWT_KEYS_PARAMETER") {
-        own.jwt_keys_parameter = None;
-        own.jwt_secret = String::new();
+        own.tokens.jwt_keys_parameter = None;
+        own.tokens.jwt_secret = String::new();
     }
     own
 }
@@ -440,7 +440,8 @@ pub fn function_variables(template: &Template, config: &Config, binary: &str) ->
     let mut variables: BTreeMap<String, String> =
         declared.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect();
     for (name, value) in own.to_variables() {
-        let declared = declared.contains_key(name) || (name == "CHAT_JWT_SECRET" && own.jwt_keys_parameter.is_none());
+        let declared =
+            declared.contains_key(name) || (name == "CHAT_JWT_SECRET" && own.tokens.jwt_keys_parameter.is_none());
         if declared || !RESOURCE_VARIABLES.contains(&name) {
             variables.insert(name.to_string(), value);
         }
@@ -487,7 +488,7 @@ fn function_specs(
             let path = dir.join(binary);
             if !path.is_file() {
                 return Err(format!(
-                    "process mode: {} is not built (cargo build -p chat-functions --bins, or set CHAT_LOCAL_FUNCTIONS_DIR)",
+                    "process mode: {} is not built (cargo build -p chat-functions --bins; cargo build -p chat-authorizer; or set CHAT_LOCAL_FUNCTIONS_DIR)",
                     path.display()
                 ));
             }

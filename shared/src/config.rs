@@ -4,21 +4,18 @@ use crate::error::{ChatError, Result};
 
 mod events;
 mod schedule;
+mod tokens;
 mod variables;
 pub use events::EventsConfig;
 pub use schedule::ScheduleConfig;
+pub use tokens::TokenConfig;
 
 #[derive(Debug, Clone)]
 pub struct Config {
     /// DynamoDB table holding everything durable (`CHAT_TABLE`).
     pub table: String,
-    /// HS256 secret for access tokens (`CHAT_JWT_SECRET`, at least 32 bytes).
-    pub jwt_secret: String,
-    /// SSM parameter (SecureString) with the JWT keys, one `kid=secret` a line, the signing key
-    /// first (`CHAT_JWT_KEYS_PARAMETER`); when set, `jwt_secret` is not used.
-    pub jwt_keys_parameter: Option<String>,
-    pub jwt_issuer: String,
-    pub access_token_ttl_secs: i64,
+    /// The access-token settings (`CHAT_JWT_*`, `CHAT_ACCESS_TOKEN_TTL_SECS`).
+    pub tokens: TokenConfig,
     pub refresh_token_ttl_secs: i64,
     /// `https://{api}.execute-api.{region}.amazonaws.com/{stage}`; when unset, derived from the
     /// first WebSocket event's domainName and stage.
@@ -109,20 +106,9 @@ impl Config {
             let v = number(k, default)?;
             if v > 0 { Ok(v) } else { Err(ChatError::invalid(format!("{k} must be at least 1"))) }
         };
-        // The keys come from SSM when a parameter is named (template.yaml, on the functions that
-        // issue or check tokens); CHAT_JWT_SECRET is the local fallback; with neither, this
-        // function has no keys and refuses every token (docs/protocol.md, "Signing keys").
-        let jwt_keys_parameter = lookup("CHAT_JWT_KEYS_PARAMETER").filter(|v| !v.is_empty());
-        let jwt_secret = lookup("CHAT_JWT_SECRET").unwrap_or_default();
-        if jwt_keys_parameter.is_none() && !jwt_secret.is_empty() && jwt_secret.len() < 32 {
-            return Err(ChatError::invalid("CHAT_JWT_SECRET must be at least 32 bytes"));
-        }
         Ok(Self {
             table: required("CHAT_TABLE")?,
-            jwt_secret,
-            jwt_keys_parameter,
-            jwt_issuer: lookup("CHAT_JWT_ISSUER").filter(|v| !v.is_empty()).unwrap_or_else(|| "chat-backend".into()),
-            access_token_ttl_secs: number("CHAT_ACCESS_TOKEN_TTL_SECS", 900)?,
+            tokens: TokenConfig::from_lookup(&lookup)?,
             refresh_token_ttl_secs: number("CHAT_REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600)?,
             management_endpoint: lookup("CHAT_MANAGEMENT_ENDPOINT").filter(|v| !v.is_empty()),
             max_content_chars: number("CHAT_MAX_CONTENT_CHARS", Self::DEFAULT_MAX_CONTENT_CHARS as i64)? as usize,

@@ -7,6 +7,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
 
+use crate::config::TokenConfig;
 use crate::error::{ChatError, ErrorCode, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -89,6 +90,17 @@ pub struct TokenService {
 }
 
 impl TokenService {
+    /// The service `config` gives before any SSM keys are read: `CHAT_JWT_SECRET` as the one key,
+    /// or no key at all (replaced by [`with_keys`](Self::with_keys) once a named parameter is read).
+    pub fn from_config(config: &TokenConfig) -> Self {
+        let (issuer, ttl) = (&config.jwt_issuer, config.access_token_ttl_secs);
+        if config.jwt_secret.is_empty() {
+            Self::without_keys(issuer, ttl)
+        } else {
+            Self::new(&config.jwt_secret, issuer, ttl)
+        }
+    }
+
     pub fn new(secret: &str, issuer: &str, ttl_secs: i64) -> Self {
         Self::with_keys(&KeyRing::single(secret), issuer, ttl_secs)
     }

@@ -9,6 +9,7 @@ pub mod pusher;
 pub mod queue;
 pub mod s3;
 pub mod sns;
+mod wiring;
 
 pub use dynamo::DynamoStore;
 pub use pusher::ManagementApiPusher;

@@ -10,8 +10,8 @@ impl Config {
         let s = &self.scheduling;
         let mut out = vec![
             ("CHAT_TABLE", self.table.clone()),
-            ("CHAT_JWT_ISSUER", self.jwt_issuer.clone()),
-            ("CHAT_ACCESS_TOKEN_TTL_SECS", self.access_token_ttl_secs.to_string()),
+            ("CHAT_JWT_ISSUER", self.tokens.jwt_issuer.clone()),
+            ("CHAT_ACCESS_TOKEN_TTL_SECS", self.tokens.access_token_ttl_secs.to_string()),
             ("CHAT_REFRESH_TOKEN_TTL_SECS", self.refresh_token_ttl_secs.to_string()),
             ("CHAT_MAX_CONTENT_CHARS", self.max_content_chars.to_string()),
             ("CHAT_MAX_FRAME_BYTES", self.max_frame_bytes.to_string()),
@@ -42,7 +42,7 @@ impl Config {
             ("CHAT_MATCH_WAIT_SECS", self.match_wait_secs.to_string()),
         ];
         let optional = [
-            ("CHAT_JWT_KEYS_PARAMETER", &self.jwt_keys_parameter),
+            ("CHAT_JWT_KEYS_PARAMETER", &self.tokens.jwt_keys_parameter),
             ("CHAT_MANAGEMENT_ENDPOINT", &self.management_endpoint),
             ("CHAT_SCHEDULE_QUEUE_URL", &s.queue_url),
             ("CHAT_TEST_FAIL_SCHEDULED", &s.test_fail_marker),
@@ -52,8 +52,8 @@ impl Config {
             ("CHAT_ATTACHMENTS_BUCKET", &self.attachments_bucket),
         ];
         out.extend(optional.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
-        if !self.jwt_secret.is_empty() {
-            out.push(("CHAT_JWT_SECRET", self.jwt_secret.clone()));
+        if !self.tokens.jwt_secret.is_empty() {
+            out.push(("CHAT_JWT_SECRET", self.tokens.jwt_secret.clone()));
         }
         out
     }

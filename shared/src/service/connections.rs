@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use crate::App;
+use crate::auth::TokenService;
 use crate::config::Config;
 use crate::domain::time;
 use crate::error::Result;
@@ -77,9 +78,10 @@ pub fn live_until(config: &Config, connected_at: i64, now: i64) -> i64 {
     (now + config.connection_idle_secs + config.connection_refresh_secs).min(connected_at + config.connection_ttl_secs)
 }
 
-/// The user id behind the `?token=` of a handshake, or `unauthorized`.
-pub fn authorize(app: &App, token: Option<&str>) -> Result<String> {
-    app.tokens.verify(token.unwrap_or_default())
+/// The user id behind the token of a handshake, or `unauthorized`. Only the token service: the
+/// `$connect` authorizer builds nothing else (functions/authorizer/).
+pub fn authorize(tokens: &TokenService, token: Option<&str>) -> Result<String> {
+    tokens.verify(token.unwrap_or_default())
 }
 
 /// Records the connection; returns `online` to the user's contacts if it is the user's first.

@@ -3,7 +3,10 @@
 //! the process is killed there. Interleaved rounds (every binary once per round) against two
 //! baselines built with the same profile: an empty `lambda_runtime` function and one that also
 //! builds the AWS SDK's config and a DynamoDB client. Binaries are looked up beside the bench's
-//! own executable (`make bench` builds them first).
+//! own executable (`make bench` builds them first). With `CHAT_BENCH_INIT_BEFORE=<dir>`, the
+//! binaries of that directory (an earlier build, say) run in the same rounds as `<name> (before)`,
+//! so a change is measured side by side with what it replaced; `CHAT_BENCH_ONLY=init` writes the
+//! table to bench/init-after.md.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,13 +26,22 @@ fn binaries() -> Vec<&'static str> {
 }
 
 pub struct Init {
-    pub name: &'static str,
+    pub name: String,
     pub median_ms: f64,
 }
 
-fn binary(name: &str) -> PathBuf {
+/// Every binary to start, by the name it is reported under: those beside the bench, then those
+/// of `CHAT_BENCH_INIT_BEFORE`. Binaries that are not built are left out.
+fn candidates() -> Vec<(String, PathBuf)> {
     let exe = std::env::current_exe().expect("bench executable");
-    exe.parent().unwrap_or(Path::new(".")).join(name)
+    let here = exe.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let before = std::env::var_os("CHAT_BENCH_INIT_BEFORE").map(PathBuf::from);
+    let mut out: Vec<(String, PathBuf)> = binaries().into_iter().map(|b| (b.to_string(), here.join(b))).collect();
+    if let Some(dir) = before {
+        out.extend(binaries().into_iter().map(|b| (format!("{b} (before)"), dir.join(b))));
+    }
+    out.retain(|(_, path)| path.is_file());
+    out
 }
 
 /// Median init per binary; binaries that are not built are left out.
@@ -50,11 +62,11 @@ pub async fn measure() -> Vec<Init> {
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    let present: Vec<&'static str> = binaries().into_iter().filter(|b| binary(b).exists()).collect();
+    let present = candidates();
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); present.len()];
     for _ in 0..ROUNDS {
-        for (i, name) in present.iter().enumerate() {
-            let mut command = tokio::process::Command::new(binary(name));
+        for (i, (name, path)) in present.iter().enumerate() {
+            let mut command = tokio::process::Command::new(path);
             command
                 .env_clear()
                 .env("AWS_LAMBDA_RUNTIME_API", &api)
@@ -87,7 +99,7 @@ pub async fn measure() -> Vec<Init> {
         .into_iter()
         .zip(samples)
         .filter(|(_, s)| !s.is_empty())
-        .map(|(name, s)| Init { name, median_ms: median(s) })
+        .map(|((name, _), s)| Init { name, median_ms: median(s) })
         .collect()
 }
 

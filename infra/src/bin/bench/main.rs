@@ -40,7 +40,11 @@ async fn main() {
     match std::env::var("CHAT_BENCH_ONLY").as_deref() {
         Ok("argon2-child") => return memory::child().await,
         Ok("memory") => return println!("{}", memory::render(&memory::measure())),
-        Ok("init") => return println!("{}", init::render(&init::measure().await)),
+        Ok("init") => {
+            let out = init::render(&init::measure().await);
+            println!("{out}");
+            return write_report("init-after.md", &out);
+        }
         _ => {}
     }
     eprintln!("bench: starting moto, the counting proxy and the gateway");

@@ -1,7 +1,8 @@
 //! Process mode (`CHAT_LOCAL_FUNCTIONS=process`): the built function binaries run as processes
 //! of their own speaking the Lambda Runtime API, so a cold start, a failed init, a timeout and a
 //! function's memory are what Lambda would see. The binaries are built here once per test run
-//! (`cargo build -p chat-functions --bins`, the test's own profile and target dir).
+//! (`cargo build -p chat-functions --bins`, then `-p chat-authorizer` on its own as sam builds it;
+//! the test's own profile and target dir).
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -21,13 +22,15 @@ fn built_functions() -> PathBuf {
         .get_or_init(|| {
             let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut build = std::process::Command::new(cargo);
-            build.current_dir(&workspace).args(["build", "-p", "chat-functions", "--bins"]);
-            if !cfg!(debug_assertions) {
-                build.arg("--release");
+            for package in [&["-p", "chat-functions", "--bins"][..], &["-p", "chat-authorizer"]] {
+                let mut build = std::process::Command::new(&cargo);
+                build.current_dir(&workspace).arg("build").args(package);
+                if !cfg!(debug_assertions) {
+                    build.arg("--release");
+                }
+                let status = build.status().expect("run cargo build");
+                assert!(status.success(), "cargo build {package:?} failed");
             }
-            let status = build.status().expect("run cargo build");
-            assert!(status.success(), "cargo build -p chat-functions --bins failed");
             chat_local::local::functions_dir(None)
         })
         .clone()

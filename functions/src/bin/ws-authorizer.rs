@@ -1,6 +1,0 @@
-//! WebSocket API: the `$connect authorizer` route.
-
-#[tokio::main]
-async fn main() -> Result<(), chat_functions::Error> {
-    chat_functions::run(chat_functions::ws::authorize).await
-}

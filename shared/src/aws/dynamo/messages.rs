@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, Select};
 use aws_smithy_types::timeout::TimeoutConfig;
 use serde::{Deserialize, Serialize};
@@ -116,16 +117,21 @@ fn key_after(id: Option<&str>) -> String {
 }
 
 impl DynamoStore {
-    /// The newest message of a conversation (a tombstone too), eventually consistent: 0.5 RRU.
-    pub(super) async fn newest_message(&self, conversation_id: &str) -> Result<Option<Message>> {
-        let out = self
-            .client
+    /// A Query of one conversation's items with sort keys in `[lo, hi]` (inclusive).
+    fn message_range(&self, conversation_id: &str, lo: &str, hi: &str) -> QueryFluentBuilder {
+        self.client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
             .expression_attribute_values(":pk", s(keys::conversation(conversation_id)))
-            .expression_attribute_values(":lo", s(keys::MSG_PREFIX))
-            .expression_attribute_values(":hi", s(keys::MSG_END))
+            .expression_attribute_values(":lo", s(lo))
+            .expression_attribute_values(":hi", s(hi))
+    }
+
+    /// The newest message of a conversation (a tombstone too), eventually consistent: 0.5 RRU.
+    pub(super) async fn newest_message(&self, conversation_id: &str) -> Result<Option<Message>> {
+        let out = self
+            .message_range(conversation_id, keys::MSG_PREFIX, keys::MSG_END)
             .scan_index_forward(false)
             .limit(1)
             .send()
@@ -281,13 +287,7 @@ impl MessageStore for DynamoStore {
         // One query, except when late-window items that are left out fill its Limit.
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-                .expression_attribute_values(":pk", s(keys::conversation(conversation_id)))
-                .expression_attribute_values(":lo", s(&lo))
-                .expression_attribute_values(":hi", s(&hi))
+                .message_range(conversation_id, &lo, &hi)
                 .scan_index_forward(forward)
                 .limit((limit + 2) as i32)
                 .set_exclusive_start_key(start.take())
@@ -366,15 +366,9 @@ impl MessageStore for DynamoStore {
         let mut start: Option<Item> = None;
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                .message_range(conversation_id, &lo, keys::MSG_END)
                 .filter_expression("senderId <> :me AND #deleted <> :yes")
                 .expression_attribute_names("#deleted", "deleted")
-                .expression_attribute_values(":pk", s(keys::conversation(conversation_id)))
-                .expression_attribute_values(":lo", s(&lo))
-                .expression_attribute_values(":hi", s(keys::MSG_END))
                 .expression_attribute_values(":me", s(user_id))
                 .expression_attribute_values(":yes", AttributeValue::Bool(true))
                 .select(Select::Count)
@@ -401,13 +395,7 @@ impl MessageStore for DynamoStore {
         limit: usize,
     ) -> Result<Vec<String>> {
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", s(keys::conversation(conversation_id)))
-            .expression_attribute_values(":lo", s(key_after(after)))
-            .expression_attribute_values(":hi", s(keys::message(up_to)))
+            .message_range(conversation_id, &key_after(after), &keys::message(up_to))
             .projection_expression("senderId")
             .scan_index_forward(false)
             .limit(limit.clamp(1, 1000) as i32)

@@ -35,7 +35,8 @@ impl Restore {
     pub async fn run(&self) -> Result<(), String> {
         let dynamo = aws_sdk_dynamodb::Client::new(&self.sdk);
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
-        crate::bootstrap::create_table(&dynamo, &self.table, &self.template.table).await?;
+        // The table last but for its stream: the functions (and `/health`) see the table come
+        // back only once the queues, buses, applications, bucket and keys are there.
         let queues: BTreeMap<String, LocalQueue> = crate::bootstrap::create_queues(
             &sqs,
             &self.table,
@@ -53,6 +54,7 @@ impl Restore {
                 .await
                 .map_err(|e| format!("cannot re-create the JWT keys parameter: {}", e.message))?;
         }
+        crate::bootstrap::create_table(&dynamo, &self.table, &self.template.table).await?;
         let stream =
             crate::streams::enable(&dynamo, &self.table, &self.template.table.logical_id, &self.template.streams)
                 .await?;

@@ -45,8 +45,14 @@ async fn health_says_the_store_is_down_and_the_gateway_recovers_when_the_emulato
     assert_eq!((body["status"].as_str(), body["checks"]["store"]["status"].as_str()), (Some("down"), Some("down")));
 
     // back, empty, on the same port: the gateway re-creates the table and the queues by itself
+    // (the table last but for its stream: wait for the stream too, which is enabled just after)
     let moto = Moto::start(&default_venv(), port).expect("moto again");
     health_becomes(&env, 200).await;
+    env.eventually("the table's stream is back", || async {
+        let table = env.dynamo.describe_table().table_name(&env.table).send().await.ok().and_then(|t| t.table);
+        table.is_some_and(|t| t.stream_specification.is_some_and(|s| s.stream_enabled) && t.latest_stream_arn.is_some())
+    })
+    .await;
     env.register("bob").await;
     let sqs = env.sqs();
     for queue in env.backend.queues.values() {

@@ -140,7 +140,7 @@ pub fn render(rows: &[Row]) -> String {
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} MB | {} | {:.1} | {:.1}–{:.1} | {} | {} | {:.1} | {:.1} | {:.0} % | {} | {:.1} |\n",
+            "| {} | {} MB | {} | {:.1} | {:.1}–{:.1} | {} | {} | {:.1} | {:.1} | {:.0} % | {} | {} |\n",
             r.binary,
             r.memory_mb,
             r.cold_starts,
@@ -154,7 +154,7 @@ pub fn render(rows: &[Row]) -> String {
             100.0 * r.peak_mib * 1.048576 / r.memory_mb as f64,
             r.cpu_ms_per_invocation
                 .map_or_else(|| "–".to_string(), |c| format!("{c:.2} ({} calls)", r.warm_invocations)),
-            r.warm_median_ms,
+            if r.warm_median_ms.is_nan() { "–".to_string() } else { format!("{:.1}", r.warm_median_ms) },
         ));
     }
     out
